@@ -1,0 +1,27 @@
+"""linked_neurons: Keras 3 activation and normalization layers.
+
+Linked neurons (``LKReLU``, ``LKPReLU``, ``LKSELU``, ``LKSwish``, ``Linked``)
+concatenate ``f(x)`` and ``f(-x)`` so every input keeps a gradient, letting
+deep networks train without batch normalisation. ``SELU``, ``Mish`` and
+``Swish`` complete the set. Every layer is registered as Keras-serializable
+and has a string name in :mod:`linked_neurons.activations`.
+"""
+
+__version__ = "0.2.0"
+
+from linked_neurons import activations, ops
+from linked_neurons.layers import SELU, LKPReLU, LKReLU, LKSELU, Linked, LKSwish, Mish, Swish
+
+__all__ = [
+    "SELU",
+    "LKPReLU",
+    "LKReLU",
+    "LKSELU",
+    "LKSwish",
+    "Linked",
+    "Mish",
+    "Swish",
+    "__version__",
+    "activations",
+    "ops",
+]

@@ -1,0 +1,203 @@
+"""Name registry: turns activation names into layers.
+
+Used by ``activation=``-style arguments, the model builder and the
+experiments. Names are case-insensitive and ignore ``-``, ``_`` and spaces
+for the library's own activations (``"LK-ReLU"``, ``"lk_relu"`` and
+``"lkrelu"`` are the same); every ``keras.activations`` name works too and
+gives a ``keras.layers.Activation``.
+
+>>> from linked_neurons import activations
+>>> layer = activations.get("lkrelu")
+>>> type(layer).__name__, activations.channel_multiplier("lkrelu")
+('LKReLU', 2)
+>>> activations.get("tanh").activation.__name__
+'tanh'
+
+Later modules add their layers with :func:`register`.
+"""
+
+from dataclasses import dataclass
+
+import keras
+
+from linked_neurons.layers import SELU, LKPReLU, LKReLU, LKSELU, LKSwish, Mish, Swish
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registered activation.
+
+    Attributes:
+        name: Canonical name.
+        factory: Callable returning a new layer; receives ``**kwargs``.
+        channel_multiplier: Factor applied to the channel count (2 for
+            linked activations).
+        takes_axis: Whether the factory accepts an ``axis`` argument.
+    """
+
+    name: str
+    factory: object
+    channel_multiplier: int = 1
+    takes_axis: bool = False
+
+
+_REGISTRY = {}
+
+
+def _canonical(name):
+    return "".join(ch for ch in name.lower() if ch not in "-_ ")
+
+
+def register(name, factory, channel_multiplier=1, takes_axis=False, aliases=(), overwrite=False):
+    """Registers ``factory`` under ``name`` (and ``aliases``).
+
+    Args:
+        name: The activation's name.
+        factory: A layer class or a callable returning a new layer.
+        channel_multiplier: 2 when the activation doubles the channel axis.
+        takes_axis: Whether ``factory`` accepts ``axis=``.
+        aliases: Other names for the same entry.
+        overwrite: Allow replacing an existing name.
+
+    Raises:
+        ValueError: If a name is taken and ``overwrite`` is False, or if
+            ``channel_multiplier`` is not a positive integer.
+    """
+    if isinstance(channel_multiplier, bool) or not isinstance(channel_multiplier, int) or (
+        channel_multiplier < 1
+    ):
+        raise ValueError(
+            f"register: `channel_multiplier` must be a positive int, got {channel_multiplier!r}."
+        )
+    if not callable(factory):
+        raise TypeError(f"register: `factory` must be callable, got {factory!r}.")
+    entry = Entry(_canonical(name), factory, channel_multiplier, takes_axis)
+    for key in (name, *aliases):
+        key = _canonical(key)
+        if key in _REGISTRY and not overwrite:
+            raise ValueError(f"register: the activation name {key!r} is already registered.")
+        _REGISTRY[key] = entry
+    return factory
+
+
+def names():
+    """Sorted list of the registered names (aliases included)."""
+    return sorted(_REGISTRY)
+
+
+def _entry(identifier):
+    if isinstance(identifier, str):
+        return _REGISTRY.get(_canonical(identifier))
+    return None
+
+
+def _keras_activation(name):
+    try:
+        return keras.activations.get(name.lower())
+    except (ValueError, TypeError):
+        return None
+
+
+def get(identifier, axis=None, **kwargs):
+    """Returns a new activation layer for ``identifier``.
+
+    Args:
+        identifier: A registered name (``"lkrelu"``, ``"mish"``, ...), any
+            ``keras.activations`` name (``"tanh"``, ``"gelu"``, ...), a
+            serialized layer dict, a layer instance (returned unchanged), a
+            callable (wrapped in ``keras.layers.Activation``), or None (linear).
+        axis: Channel axis, passed to layers that have one (linked layers,
+            ``Swish``); ignored by elementwise ones.
+        **kwargs: Further constructor arguments of the registered layer.
+
+    Returns:
+        A ``keras.layers.Layer``.
+
+    Raises:
+        ValueError: For an unknown name.
+        TypeError: For an identifier of another type.
+    """
+    if identifier is None:
+        return keras.layers.Activation("linear", **kwargs)
+    if isinstance(identifier, keras.layers.Layer):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        entry = _entry(identifier)
+        if entry is not None:
+            if entry.takes_axis and axis is not None:
+                kwargs["axis"] = axis
+            return entry.factory(**kwargs)
+        fn = _keras_activation(identifier)
+        if fn is not None:
+            return keras.layers.Activation(identifier.lower(), **kwargs)
+        raise ValueError(
+            f"linked_neurons.activations.get: unknown activation {identifier!r}. "
+            f"Registered names: {', '.join(names())}; any keras.activations name "
+            f"(e.g. 'tanh', 'gelu') also works."
+        )
+    if callable(identifier):
+        return keras.layers.Activation(identifier, **kwargs)
+    raise TypeError(
+        f"linked_neurons.activations.get: expected a name, a dict, a layer, a callable or "
+        f"None, got {identifier!r} of type {type(identifier).__name__}."
+    )
+
+
+def channel_multiplier(identifier):
+    """Factor by which the activation multiplies the channel count (1 or 2).
+
+    Accepts the same identifiers as :func:`get`.
+    """
+    entry = _entry(identifier)
+    if entry is not None:
+        return entry.channel_multiplier
+    if isinstance(identifier, keras.layers.Layer):
+        return getattr(identifier, "channel_multiplier", 1)
+    if isinstance(identifier, dict):
+        return channel_multiplier(deserialize(identifier))
+    if isinstance(identifier, str) and _keras_activation(identifier) is None:
+        get(identifier)  # raises the unknown-name error
+    return 1
+
+
+def is_linked(identifier):
+    """Whether the activation doubles the channel axis."""
+    return channel_multiplier(identifier) == 2
+
+
+def serialize(layer):
+    """Serializes an activation layer to a Keras config dict."""
+    if not isinstance(layer, keras.layers.Layer):
+        raise TypeError(
+            f"linked_neurons.activations.serialize: expected a layer, got "
+            f"{type(layer).__name__}."
+        )
+    return keras.saving.serialize_keras_object(layer)
+
+
+def deserialize(config):
+    """Rebuilds a layer from :func:`serialize`'s output or from a name."""
+    if isinstance(config, str):
+        return get(config)
+    if not isinstance(config, dict):
+        raise TypeError(
+            f"linked_neurons.activations.deserialize: expected a dict or a name, got "
+            f"{type(config).__name__}."
+        )
+    return keras.saving.deserialize_keras_object(config)
+
+
+# Library layers.
+register("lkrelu", LKReLU, channel_multiplier=2, takes_axis=True, aliases=("crelu",))
+register("lkprelu", LKPReLU, channel_multiplier=2, takes_axis=True)
+register("lkselu", LKSELU, channel_multiplier=2, takes_axis=True)
+register("lkswish", LKSwish, channel_multiplier=2, takes_axis=True, aliases=("lksilu",))
+register("selu", SELU)
+register("mish", Mish)
+register("swish", Swish, takes_axis=True, aliases=("silu",))
+# Keras layers that carry weights or arguments beyond keras.activations.
+register("relu", keras.layers.ReLU)
+register("prelu", keras.layers.PReLU)
+register("leakyrelu", lambda **kw: keras.layers.LeakyReLU(**{"negative_slope": 0.2, **kw}))

@@ -1,0 +1,127 @@
+"""Shared argument and input checks for the activation layers."""
+
+import keras
+from keras import backend
+
+_FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+class ActivationLayer(keras.layers.Layer):
+    """Base class of the library's activation layers.
+
+    It validates what every activation layer must reject with a clear
+    message: non-floating inputs and inputs of rank below 2 (a batch axis
+    plus at least one feature axis). Subclasses that concatenate or keep
+    weights along a channel axis set ``has_channel_axis`` and receive
+    ``axis``.
+
+    Args:
+        fused: If True (default) use the memory-saving fused op whose backward
+            pass keeps only the input; if False, the plain ``keras.ops``
+            composition differentiated by the backend.
+        **kwargs: Base layer keyword arguments (``name``, ``dtype``, ...).
+    """
+
+    #: Factor by which the layer multiplies the size of the channel axis.
+    channel_multiplier = 1
+    #: Whether the layer takes an ``axis`` argument.
+    has_channel_axis = False
+
+    def __init__(self, fused=True, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(fused, bool):
+            raise TypeError(
+                f"{self._kind()}: `fused` must be a bool, got {fused!r} "
+                f"of type {type(fused).__name__}."
+            )
+        self.fused = fused
+        self.supports_masking = True
+
+    # ------------------------------------------------------------------ checks
+    def _kind(self):
+        return f"{type(self).__name__} layer '{self.name}'"
+
+    def _check_rank(self, input_shape):
+        rank = len(input_shape)
+        if rank < 2:
+            raise ValueError(
+                f"{self._kind()} expects an input of rank >= 2 (batch axis plus "
+                f"feature axes), got rank {rank} with shape {tuple(input_shape)}."
+            )
+        return rank
+
+    def _check_dtype(self, x):
+        dtype = backend.standardize_dtype(x.dtype)
+        if dtype not in _FLOAT_DTYPES:
+            raise TypeError(
+                f"{self._kind()} expects a floating-point input (float16, bfloat16, "
+                f"float32 or float64), got dtype {dtype}. Cast the input first, "
+                f"e.g. keras.ops.cast(x, 'float32')."
+            )
+
+    def build(self, input_shape):
+        self._check_rank(input_shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config["fused"] = self.fused
+        return config
+
+
+class ChannelActivationLayer(ActivationLayer):
+    """Activation layer with a channel axis (``axis=-1`` or ``axis=1``).
+
+    Args:
+        axis: Integer, the channel axis: -1 (default) for channels_last, 1 for
+            channels_first. The batch axis (0) is not allowed.
+        fused: See :class:`ActivationLayer`.
+        **kwargs: Base layer keyword arguments.
+    """
+
+    has_channel_axis = True
+
+    def __init__(self, axis=-1, fused=True, **kwargs):
+        super().__init__(fused=fused, **kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise TypeError(
+                f"{self._kind()}: `axis` must be an integer (-1 for channels_last, 1 "
+                f"for channels_first), got {axis!r} of type {type(axis).__name__}."
+            )
+        if axis == 0:
+            raise ValueError(
+                f"{self._kind()}: `axis` cannot be 0, the batch axis; use -1 "
+                f"(channels_last) or 1 (channels_first)."
+            )
+        self.axis = axis
+
+    def _channel_axis(self, rank):
+        """The non-negative channel axis for an input of ``rank``; checks it."""
+        if not -rank <= self.axis < rank or self.axis % rank == 0:
+            raise ValueError(
+                f"{self._kind()}: invalid `axis`={self.axis} for an input of rank "
+                f"{rank}; expected a non-batch axis in [-{rank}, {rank - 1}] other "
+                f"than 0 and -{rank}."
+            )
+        return self.axis % rank
+
+    def build(self, input_shape):
+        rank = self._check_rank(input_shape)
+        self._channel_axis(rank)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        if self.channel_multiplier != 1:
+            ax = self._channel_axis(len(shape))
+            if shape[ax] is not None:
+                shape[ax] = shape[ax] * self.channel_multiplier
+        return tuple(shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config["axis"] = self.axis
+        return config

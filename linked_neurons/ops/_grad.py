@@ -1,0 +1,44 @@
+"""Helpers shared by the fused ops: a backend-neutral custom-gradient wrapper."""
+
+from keras import ops
+
+
+def fused_op(forward, backward):
+    """Builds ``h(*args)`` with value ``forward(*args)`` and gradient ``backward``.
+
+    ``backward(upstream, *args)`` returns the gradient of every argument (a
+    single tensor when there is one argument). Only the arguments are captured
+    for the backward pass: ``forward``'s intermediate tensors are not kept
+    alive, which is what makes the op memory-saving.
+    """
+
+    @ops.custom_gradient
+    def _op(*args):
+        def grad(*grad_args, upstream=None):
+            # TensorFlow and JAX pass the upstream gradient positionally,
+            # PyTorch as the ``upstream`` keyword.
+            if upstream is None:
+                (upstream,) = grad_args
+            return backward(upstream, *args)
+
+        return forward(*args), grad
+
+    return _op
+
+
+def sum_to_shape(x, shape):
+    """Sums ``x`` over the axes broadcast to reach it from ``shape``.
+
+    ``shape`` is a static tuple that broadcasts to ``x``'s shape (same rank or
+    fewer leading axes); the result has exactly ``shape``.
+    """
+    shape = tuple(shape)
+    rank = len(x.shape)
+    lead = rank - len(shape)
+    axes = list(range(lead))
+    axes += [lead + i for i, d in enumerate(shape) if d == 1 and x.shape[lead + i] != 1]
+    if axes:
+        x = ops.sum(x, axis=axes, keepdims=True)
+    if lead:
+        x = ops.reshape(x, shape)
+    return x

@@ -1,0 +1,122 @@
+"""Plain activations (SELU, Mish, Swish) with memory-saving gradients.
+
+Each function has a fused form (the default) whose backward pass keeps only
+the input and recomputes the rest, and a plain form (``fused=False``) that is
+the straightforward composition of ``keras.ops`` calls, left to autodiff.
+Both give the same values and gradients to float rounding.
+"""
+
+from keras import ops
+
+from linked_neurons.ops._grad import fused_op, sum_to_shape
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+# --------------------------------------------------------------------------- SELU
+def selu_plain(x):
+    """SELU by ``keras.ops.selu`` and autodiff."""
+    return ops.selu(x)
+
+
+def _selu_grad(g, x):
+    sa = SELU_SCALE * SELU_ALPHA
+    return g * ops.where(x > 0, ops.cast(SELU_SCALE, x.dtype), sa * ops.exp(ops.minimum(x, 0)))
+
+
+_selu_fused = fused_op(ops.selu, _selu_grad)
+
+
+def selu(x, fused=True):
+    """Scaled exponential linear unit.
+
+    ``scale * x`` for ``x > 0`` and ``scale * alpha * (exp(x) - 1)`` otherwise,
+    with ``alpha = 1.6732632423543772848170429916717`` and
+    ``scale = 1.0507009873554804934193349852946``.
+
+    Args:
+        x: Floating-point tensor.
+        fused: If True (default), the backward pass recomputes the derivative
+            from ``x``; if False, plain ``keras.ops.selu`` with autodiff.
+
+    Returns:
+        A tensor of the same shape and dtype as ``x``.
+    """
+    return _selu_fused(x) if fused else selu_plain(x)
+
+
+# --------------------------------------------------------------------------- Mish
+def mish_plain(x):
+    """Mish as ``x * tanh(softplus(x))`` composed from ``keras.ops``."""
+    return x * ops.tanh(ops.softplus(x))
+
+
+def _mish_grad(g, x):
+    t = ops.tanh(ops.softplus(x))
+    return g * (t + x * ops.sigmoid(x) * (1 - t * t))
+
+
+_mish_fused = fused_op(mish_plain, _mish_grad)
+
+
+def mish(x, fused=True):
+    """Mish: ``x * tanh(softplus(x))`` with the numerically stable softplus.
+
+    The derivative is ``tanh(sp) + x * sigmoid(x) * (1 - tanh(sp)**2)`` with
+    ``sp = softplus(x)``; it stays finite for every finite input.
+
+    Args:
+        x: Floating-point tensor.
+        fused: If True (default), the backward pass keeps only ``x``.
+
+    Returns:
+        A tensor of the same shape and dtype as ``x``.
+    """
+    return _mish_fused(x) if fused else mish_plain(x)
+
+
+# --------------------------------------------------------------------------- Swish
+def swish_plain(x, beta=None):
+    """Swish ``x * sigmoid(beta * x)`` composed from ``keras.ops``."""
+    if beta is None:
+        return x * ops.sigmoid(x)
+    return x * ops.sigmoid(beta * x)
+
+
+def _silu_grad(g, x):
+    s = ops.sigmoid(x)
+    return g * (s * (1 + x * (1 - s)))
+
+
+_silu_fused = fused_op(swish_plain, _silu_grad)
+
+
+def _swish_beta_grad(g, x, beta):
+    s = ops.sigmoid(beta * x)
+    ds = s * (1 - s)
+    dx = g * (s + beta * x * ds)
+    dbeta = sum_to_shape(g * x * x * ds, tuple(beta.shape))
+    return dx, dbeta
+
+
+_swish_beta_fused = fused_op(swish_plain, _swish_beta_grad)
+
+
+def swish(x, beta=None, fused=True):
+    """Swish ``x * sigmoid(beta * x)``; SiLU when ``beta`` is None (β = 1).
+
+    Args:
+        x: Floating-point tensor.
+        beta: None (β = 1), or a tensor that broadcasts against ``x`` (a
+            scalar or per-channel weight). The gradient reaches ``beta`` too.
+        fused: If True (default), the backward pass keeps only the inputs.
+
+    Returns:
+        A tensor of the same shape and dtype as ``x``.
+    """
+    if not fused:
+        return swish_plain(x, beta)
+    if beta is None:
+        return _silu_fused(x)
+    return _swish_beta_fused(x, beta)

@@ -1,0 +1,184 @@
+"""Linked activations: ``concat([f(x), f(-x)], axis)``.
+
+The output has twice the channels of the input. Every input value receives
+gradient from one of the two halves wherever it lies, which is what lets deep
+networks train without normalisation.
+
+Each op has a fused form (default) built with ``keras.ops.custom_gradient``:
+its backward pass keeps only the input ``x`` (C channels) and recomputes the
+derivative from it, instead of the 2C-channel output and intermediates that
+autodiff of the plain composition keeps. ``fused=False`` gives the plain
+composition ``linked(f, x, axis)``.
+"""
+
+from keras import ops
+
+from linked_neurons.ops._grad import fused_op, sum_to_shape
+from linked_neurons.ops.activations import SELU_ALPHA, SELU_SCALE
+
+
+def linked(fn, x, axis=-1):
+    """Plain linked activation ``concat([fn(x), fn(-x)], axis)``.
+
+    Args:
+        fn: Elementwise callable.
+        x: Input tensor.
+        axis: Channel axis along which the two halves are concatenated.
+
+    Returns:
+        A tensor with twice ``x``'s size on ``axis``.
+    """
+    return ops.concatenate([fn(x), fn(ops.negative(x))], axis=axis)
+
+
+def _halves(upstream, axis):
+    return ops.split(upstream, 2, axis=axis)
+
+
+# ------------------------------------------------------------------------ forward math
+def _lk_relu_forward(x, axis):
+    return ops.concatenate([ops.relu(x), ops.relu(ops.negative(x))], axis=axis)
+
+
+def _lk_selu_forward(x, axis):
+    # One exponential for both halves: selu(x) and selu(-x) share expm1(-|x|).
+    neg = SELU_SCALE * SELU_ALPHA * ops.expm1(ops.negative(ops.abs(x)))
+    pos = SELU_SCALE * x
+    return ops.concatenate(
+        [ops.where(x > 0, pos, neg), ops.where(x < 0, ops.negative(pos), neg)], axis=axis
+    )
+
+
+def _lk_swish_forward(x, axis):
+    return ops.concatenate(
+        [x * ops.sigmoid(x), ops.negative(x) * ops.sigmoid(ops.negative(x))], axis=axis
+    )
+
+
+def _lk_prelu_forward(x, alpha_pos, alpha_neg, axis):
+    return ops.concatenate(
+        [ops.where(x > 0, x, alpha_pos * x), ops.where(x < 0, ops.negative(x), -alpha_neg * x)],
+        axis=axis,
+    )
+
+
+# ------------------------------------------------------------------------ fused ops
+# The backward functions follow SPEC §1: with upstream g = [g1, g2],
+# dx = g1 * f'(x) - g2 * f'(-x).
+def _fused_lk_relu(x, axis):
+    def backward(g, x):
+        g1, g2 = _halves(g, axis)
+        zero = ops.zeros_like(g1)
+        return ops.where(x > 0, g1, ops.where(x < 0, ops.negative(g2), zero))
+
+    return fused_op(lambda x: _lk_relu_forward(x, axis), backward)(x)
+
+
+def _fused_lk_selu(x, axis):
+    def backward(g, x):
+        g1, g2 = _halves(g, axis)
+        scale = ops.cast(SELU_SCALE, x.dtype)
+        small = SELU_SCALE * SELU_ALPHA * ops.exp(ops.negative(ops.abs(x)))
+        return g1 * ops.where(x > 0, scale, small) - g2 * ops.where(x < 0, scale, small)
+
+    return fused_op(lambda x: _lk_selu_forward(x, axis), backward)(x)
+
+
+def _fused_lk_swish(x, axis):
+    def backward(g, x):
+        g1, g2 = _halves(g, axis)
+        s = ops.sigmoid(x)
+        sn = ops.sigmoid(ops.negative(x))  # exact 1 - s, without cancellation
+        # s'(x) = s (1 + x sn);  s'(-x) = sn (1 - x s)
+        return g1 * (s * (1 + x * sn)) - g2 * (sn * (1 - x * s))
+
+    return fused_op(lambda x: _lk_swish_forward(x, axis), backward)(x)
+
+
+def _fused_lk_prelu(x, alpha_pos, alpha_neg, axis):
+    def backward(g, x, alpha_pos, alpha_neg):
+        g1, g2 = _halves(g, axis)
+        one = ops.ones_like(x)
+        dx = g1 * ops.where(x > 0, one, alpha_pos * one) - g2 * ops.where(
+            x < 0, one, alpha_neg * one
+        )
+        d_pos = sum_to_shape(g1 * ops.minimum(x, 0), tuple(alpha_pos.shape))
+        d_neg = sum_to_shape(g2 * ops.minimum(ops.negative(x), 0), tuple(alpha_neg.shape))
+        return dx, d_pos, d_neg
+
+    return fused_op(lambda x, ap, an: _lk_prelu_forward(x, ap, an, axis), backward)(
+        x, alpha_pos, alpha_neg
+    )
+
+
+# ------------------------------------------------------------------------ public ops
+def _prelu(z, alpha):
+    return ops.relu(z) + alpha * ops.minimum(z, 0)
+
+
+def lk_relu(x, axis=-1, fused=True):
+    """Linked ReLU: ``concat([relu(x), relu(-x)], axis)`` (``tf.nn.crelu``).
+
+    Args:
+        x: Floating-point tensor.
+        axis: Channel axis (-1 for channels_last, 1 for channels_first).
+        fused: If True (default) the backward pass keeps only ``x``.
+
+    Returns:
+        A tensor with twice ``x``'s channels on ``axis``.
+    """
+    return _fused_lk_relu(x, axis) if fused else linked(ops.relu, x, axis)
+
+
+def lk_selu(x, axis=-1, fused=True):
+    """Linked SELU: ``concat([selu(x), selu(-x)], axis)``.
+
+    Args:
+        x: Floating-point tensor.
+        axis: Channel axis.
+        fused: If True (default) the backward pass keeps only ``x``.
+
+    Returns:
+        A tensor with twice ``x``'s channels on ``axis``.
+    """
+    return _fused_lk_selu(x, axis) if fused else linked(ops.selu, x, axis)
+
+
+def lk_swish(x, axis=-1, fused=True):
+    """Linked Swish (SiLU, β = 1): ``concat([x σ(x), -x σ(-x)], axis)``.
+
+    Args:
+        x: Floating-point tensor.
+        axis: Channel axis.
+        fused: If True (default) the backward pass keeps only ``x``.
+
+    Returns:
+        A tensor with twice ``x``'s channels on ``axis``.
+    """
+    if fused:
+        return _fused_lk_swish(x, axis)
+    return linked(lambda z: z * ops.sigmoid(z), x, axis)
+
+
+def lk_prelu(x, alpha_pos, alpha_neg, axis=-1, fused=True):
+    """Linked PReLU: ``concat([prelu(x; a+), prelu(-x; a-)], axis)``.
+
+    ``prelu(z; a) = max(z, 0) + a * min(z, 0)``.
+
+    Args:
+        x: Floating-point tensor.
+        alpha_pos: Slopes of the ``x`` half, broadcastable to ``x`` without
+            its batch axis (e.g. shape ``(1, 1, C)`` for per-channel slopes).
+        alpha_neg: Slopes of the ``-x`` half, same shape as ``alpha_pos``.
+        axis: Channel axis.
+        fused: If True (default) the backward pass keeps only ``x`` and the
+            slopes.
+
+    Returns:
+        A tensor with twice ``x``'s channels on ``axis``.
+    """
+    if fused:
+        return _fused_lk_prelu(x, alpha_pos, alpha_neg, axis)
+    return ops.concatenate(
+        [_prelu(x, alpha_pos), _prelu(ops.negative(x), alpha_neg)], axis=axis
+    )
