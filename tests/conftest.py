@@ -19,6 +19,11 @@ from keras import ops
 
 BACKEND = keras.backend.backend()
 
+if BACKEND == "jax":  # the float64 references need 64-bit JAX arrays
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+
 
 # ----------------------------------------------------------------------------- options
 def pytest_addoption(parser):

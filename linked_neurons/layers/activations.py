@@ -170,7 +170,8 @@ class Swish(ChannelActivationLayer):
             return ln_ops.swish(inputs, beta, fused=self.fused)
         if self.beta_value == 1.0:
             return ln_ops.swish(inputs, fused=self.fused)
-        return ln_ops.swish(inputs, ops.cast(self.beta_value, inputs.dtype), fused=self.fused)
+        beta = ops.convert_to_tensor(self.beta_value, dtype=inputs.dtype)
+        return ln_ops.swish(inputs, beta, fused=self.fused)
 
     def get_config(self):
         config = super().get_config()

@@ -22,7 +22,8 @@ def selu_plain(x):
 
 def _selu_grad(g, x):
     sa = SELU_SCALE * SELU_ALPHA
-    return g * ops.where(x > 0, ops.cast(SELU_SCALE, x.dtype), sa * ops.exp(ops.minimum(x, 0)))
+    scale = ops.convert_to_tensor(SELU_SCALE, dtype=x.dtype)
+    return g * ops.where(x > 0, scale, sa * ops.exp(ops.minimum(x, 0)))
 
 
 _selu_fused = fused_op(ops.selu, _selu_grad)
@@ -47,13 +48,23 @@ def selu(x, fused=True):
 
 
 # --------------------------------------------------------------------------- Mish
+def _tanh_softplus(x):
+    """tanh(softplus(x)) through expm1: accurate for all x since softplus >= 0.
+
+    ``tanh(s) = -expm1(-2s) / (2 + expm1(-2s))`` for ``s >= 0``; unlike
+    ``keras.ops.tanh`` on JAX it also keeps float64 inputs in float64.
+    """
+    m = ops.expm1(-2 * ops.softplus(x))
+    return ops.negative(m) / (2 + m)
+
+
 def mish_plain(x):
     """Mish as ``x * tanh(softplus(x))`` composed from ``keras.ops``."""
-    return x * ops.tanh(ops.softplus(x))
+    return x * _tanh_softplus(x)
 
 
 def _mish_grad(g, x):
-    t = ops.tanh(ops.softplus(x))
+    t = _tanh_softplus(x)
     return g * (t + x * ops.sigmoid(x) * (1 - t * t))
 
 

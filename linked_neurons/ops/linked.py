@@ -77,7 +77,7 @@ def _fused_lk_relu(x, axis):
 def _fused_lk_selu(x, axis):
     def backward(g, x):
         g1, g2 = _halves(g, axis)
-        scale = ops.cast(SELU_SCALE, x.dtype)
+        scale = ops.convert_to_tensor(SELU_SCALE, dtype=x.dtype)
         small = SELU_SCALE * SELU_ALPHA * ops.exp(ops.negative(ops.abs(x)))
         return g1 * ops.where(x > 0, scale, small) - g2 * ops.where(x < 0, scale, small)
 
