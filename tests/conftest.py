@@ -12,10 +12,12 @@ special about a layer goes into its own test file.
 import dataclasses
 import os
 
-import keras
-import numpy as np
-import pytest
-from keras import ops
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from keras import ops  # noqa: E402
 
 BACKEND = keras.backend.backend()
 
