@@ -74,6 +74,7 @@ def value_and_grads(fn, args):
         args = [torch.tensor(np.asarray(a), requires_grad=True) for a in args]
         out = fn(*args)
         out.backward()
+        out = out.detach()
         grads = [a.grad for a in args]
     else:  # pragma: no cover
         raise NotImplementedError(BACKEND)

@@ -47,14 +47,15 @@ def test_values_and_elementwise_gradients_float64(name, op, ref, fused):
     y = ops.convert_to_numpy(op(x, fused=fused))
     np.testing.assert_allclose(y, ref(x), rtol=1e-12, atol=1e-14)
     g = np.random.default_rng(6).normal(size=y.shape)
-    _, (dx,) = value_and_grads(lambda x: ops.sum(op(x, fused=fused) * g), [x])
+    g_t = ops.convert_to_tensor(g)
+    _, (dx,) = value_and_grads(lambda x: ops.sum(op(x, fused=fused) * g_t), [x])
     np.testing.assert_allclose(dx, _numeric_grad(ref, x, g), rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("name,op,ref", UNARY, ids=[u[0] for u in UNARY])
 def test_extreme_inputs_stay_finite_and_agree(name, op, ref):
     x = np.array([[-1e4, -90.0, -20.0, -1e-3, 1e-3, 20.0, 90.0, 1e4]], "float32")
-    g = np.ones_like(ref(x.astype("float64")), dtype="float32")
+    g = ops.ones(ref(x.astype("float64")).shape, dtype="float32")
     results = []
     for fused in (True, False):
         y, (dx,) = value_and_grads(lambda x, f=fused: ops.sum(op(x, fused=f) * g), [x])
@@ -79,9 +80,10 @@ def test_swish_beta_gradient():
     x = random_input((3, 4), seed=9)
     beta = np.array([0.5, 1.0, 1.5, 2.0])
     g = np.random.default_rng(9).normal(size=x.shape)
+    g_t = ops.convert_to_tensor(g)
     for fused in (True, False):
         _, (dx, db) = value_and_grads(
-            lambda x, b, f=fused: ops.sum(ln_ops.swish(x, b, fused=f) * g), [x, beta]
+            lambda x, b, f=fused: ops.sum(ln_ops.swish(x, b, fused=f) * g_t), [x, beta]
         )
         s = 1 / (1 + np.exp(-beta * x))
         np.testing.assert_allclose(dx, g * (s + beta * x * s * (1 - s)), rtol=1e-10)
