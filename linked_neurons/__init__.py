@@ -10,7 +10,7 @@ and has a string name in :mod:`linked_neurons.activations`.
 __version__ = "0.2.0"
 
 from linked_neurons import activations, ops
-from linked_neurons.layers import SELU, LKPReLU, LKReLU, LKSELU, Linked, LKSwish, Mish, Swish
+from linked_neurons.layers import LKSELU, SELU, Linked, LKPReLU, LKReLU, LKSwish, Mish, Swish
 
 __all__ = [
     "SELU",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import keras
 
-from linked_neurons.layers import SELU, LKPReLU, LKReLU, LKSELU, LKSwish, Mish, Swish
+from linked_neurons.layers import LKSELU, SELU, LKPReLU, LKReLU, LKSwish, Mish, Swish
 
 
 @dataclass(frozen=True)

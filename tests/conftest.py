@@ -197,13 +197,11 @@ class LayerChecker:
     def check_fused_vs_plain(self, case, seed=2):
         """Fused and plain forms: same values and gradients to float32 rounding."""
         x = random_input(case.input_shape, seed, scale=3.0).astype("float32")
-        g = None
+        out_shape = case.make().compute_output_shape(case.input_shape)
+        g = np.random.default_rng(seed).normal(size=out_shape).astype("float32")
         results = []
         for fused in (True, False):
             layer = self.built(case, fused=fused)
-            if g is None:
-                out_shape = layer.compute_output_shape(case.input_shape)
-                g = np.random.default_rng(seed).normal(size=out_shape).astype("float32")
             weights = [ops.convert_to_numpy(w) for w in layer.trainable_weights]
 
             def loss(x, *w, layer=layer):

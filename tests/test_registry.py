@@ -6,7 +6,7 @@ import pytest
 from conftest import random_input
 from keras import ops
 
-from linked_neurons import SELU, LKPReLU, LKReLU, LKSELU, LKSwish, Mish, Swish, activations
+from linked_neurons import LKSELU, SELU, LKPReLU, LKReLU, LKSwish, Mish, Swish, activations
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from linked_neurons.layers.activations import SELU, Mish, Swish
 from linked_neurons.layers.base import ActivationLayer, ChannelActivationLayer
-from linked_neurons.layers.linked import LKPReLU, LKReLU, LKSELU, Linked, LKSwish
+from linked_neurons.layers.linked import LKSELU, Linked, LKPReLU, LKReLU, LKSwish
 
 __all__ = [
     "SELU",

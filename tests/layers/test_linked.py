@@ -16,7 +16,7 @@ from conftest import (
 )
 from keras import ops
 
-from linked_neurons import LKSELU, LKPReLU, LKReLU, Linked, LKSwish
+from linked_neurons import LKSELU, Linked, LKPReLU, LKReLU, LKSwish
 
 
 def _lk_prelu_ref(x, weights, axis):

@@ -17,8 +17,10 @@ from keras import ops
 from linked_neurons import ops as ln_ops
 
 UNARY = [
-    ("lk_relu", lambda x, **kw: ln_ops.lk_relu(x, axis=1, **kw), lambda x: np_linked(np_relu, x, 1)),
-    ("lk_selu", lambda x, **kw: ln_ops.lk_selu(x, axis=1, **kw), lambda x: np_linked(np_selu, x, 1)),
+    ("lk_relu", lambda x, **kw: ln_ops.lk_relu(x, axis=1, **kw),
+     lambda x: np_linked(np_relu, x, 1)),
+    ("lk_selu", lambda x, **kw: ln_ops.lk_selu(x, axis=1, **kw),
+     lambda x: np_linked(np_selu, x, 1)),
     ("lk_swish", lambda x, **kw: ln_ops.lk_swish(x, axis=1, **kw),
      lambda x: np_linked(np_swish, x, 1)),
     ("selu", ln_ops.selu, np_selu),

@@ -1,0 +1,27 @@
+"""The papers' experiments, runnable from the command line.
+
+``python -m linked_neurons.experiments NAME [options]`` runs experiment
+``NAME``; ``python -m linked_neurons.experiments --help`` lists them and
+``python -m linked_neurons.experiments NAME --help`` shows an experiment's
+options. Each experiment trains on embedded data by default (no download),
+prints its progress and writes CSV and Markdown tables plus plots under
+``results/NAME``.
+
+Experiments:
+
+- ``compare``: one small network trained with ReLU, ReLU+BN, SELU, LK-ReLU,
+  LK-PReLU, LK-SELU, LK-Swish and Mish (:func:`run_compare`).
+
+Adding an experiment: write a module ``linked_neurons/experiments/NAME.py``
+with ``register(subparsers)``, which adds its ``argparse`` sub-parser and
+calls ``parser.set_defaults(run=run)``, and ``run(args)``, which returns the
+exit code; then add ``NAME`` to :data:`EXPERIMENTS`. Shared options, progress,
+tables and plots are in :mod:`linked_neurons.experiments.common`.
+"""
+
+from linked_neurons.experiments.compare import run_compare
+
+#: Experiment modules, in the order ``--help`` lists them.
+EXPERIMENTS = ("compare",)
+
+__all__ = ["EXPERIMENTS", "run_compare"]

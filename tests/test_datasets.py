@@ -1,0 +1,257 @@
+"""Tests of linked_neurons.datasets: embedded data only, nothing is downloaded."""
+
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from linked_neurons import datasets
+
+
+def _rows(*arrays):
+    """Every row of the arrays as bytes, in one list."""
+    return [row.tobytes() for x in arrays for row in x.reshape(len(x), -1)]
+
+
+def _check_common(data, num_classes=10):
+    assert isinstance(data, datasets.Dataset)
+    assert data.num_classes == num_classes
+    for x, y in (
+        (data.x_train, data.y_train),
+        (data.x_val, data.y_val),
+        (data.x_test, data.y_test),
+    ):
+        assert x.dtype == np.float32
+        assert y.dtype == np.int64
+        assert y.ndim == 1 and len(x) == len(y)
+        assert x.shape[1:] == data.input_shape
+        assert np.all((y >= 0) & (y < num_classes))
+        assert np.all(np.isfinite(x))
+
+
+def _assert_same(a, b):
+    for field in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+
+
+# ------------------------------------------------------------------------------ digits
+@pytest.fixture(scope="module")
+def digits():
+    pytest.importorskip("sklearn")
+    return datasets.load_digits()
+
+
+def test_digits_shapes_dtypes_and_range(digits):
+    _check_common(digits)
+    assert digits.name == "digits"
+    assert digits.input_shape == (8, 8, 1)
+    assert len(digits.x_train) + len(digits.x_val) + len(digits.x_test) == 1797
+    assert len(digits.x_val) == pytest.approx(0.2 * 1797, abs=10)
+    assert len(digits.x_test) == pytest.approx(0.2 * 1797, abs=10)
+    everything = np.concatenate([digits.x_train, digits.x_val, digits.x_test])
+    assert everything.min() == 0.0 and everything.max() == 1.0
+    assert set(np.unique(digits.y_train)) == set(range(10))
+
+
+def test_digits_splits_partition_the_data_and_are_stratified(digits):
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    original = (sk_load_digits().data / 16.0).astype(np.float32)
+    split_rows = _rows(digits.x_train, digits.x_val, digits.x_test)
+    assert len(set(split_rows)) == len(split_rows) == len(original)  # disjoint
+    assert set(split_rows) == set(_rows(original))  # and complete
+    for y in (digits.y_val, digits.y_test):
+        counts = np.bincount(y, minlength=10)
+        assert counts.min() >= 34 and counts.max() <= 37
+
+
+def test_digits_flat_layout():
+    pytest.importorskip("sklearn")
+    data = datasets.load_digits(image=False)
+    _check_common(data)
+    assert data.input_shape == (64,)
+
+
+def test_digits_is_deterministic_per_seed(digits):
+    _assert_same(digits, datasets.load_digits(seed=0))
+    other = datasets.load_digits(seed=1)
+    assert not np.array_equal(digits.y_train, other.y_train)
+
+
+def test_digits_without_validation_or_test_split():
+    pytest.importorskip("sklearn")
+    data = datasets.load_digits(validation_split=0.0, test_split=0.0)
+    assert len(data.x_train) == 1797
+    assert data.x_val.shape == (0, 8, 8, 1) and data.y_test.shape == (0,)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"validation_split": -0.1}, {"test_split": 1.0}, {"validation_split": 0.5, "test_split": 0.5}],
+)
+def test_digits_rejects_bad_fractions(kwargs):
+    with pytest.raises(ValueError, match="split"):
+        datasets.load_digits(**kwargs)
+
+
+def test_digits_without_sklearn_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    with pytest.raises(ImportError, match=r"linked_neurons\[experiments\]"):
+        datasets.load_digits()
+
+
+# ----------------------------------------------------------------------------- mnist1d
+@pytest.fixture(scope="module")
+def mnist1d():
+    return datasets.load_mnist1d(n_samples=1000)
+
+
+def test_mnist1d_shapes_dtypes_and_balance(mnist1d):
+    _check_common(mnist1d)
+    assert mnist1d.name == "mnist1d"
+    assert mnist1d.input_shape == (40,)
+    assert (len(mnist1d.x_train), len(mnist1d.x_val), len(mnist1d.x_test)) == (600, 200, 200)
+    for y in (mnist1d.y_train, mnist1d.y_val, mnist1d.y_test):
+        counts = np.bincount(y, minlength=10)
+        assert counts.min() == counts.max()  # 100 per class, split 60/20/20
+    assert 0.1 < mnist1d.x_train.std() < 2.0
+    assert np.abs(mnist1d.x_train).max() < 10.0
+
+
+def test_mnist1d_default_size_and_sequence_layout():
+    data = datasets.load_mnist1d(sequence=True, seed=3)
+    _check_common(data)
+    assert data.input_shape == (40, 1)
+    assert len(data.x_train) + len(data.x_val) + len(data.x_test) == 4000
+    flat = datasets.load_mnist1d(seed=3)
+    np.testing.assert_array_equal(data.x_train[..., 0], flat.x_train)
+
+
+def test_mnist1d_is_deterministic_per_seed(mnist1d):
+    _assert_same(mnist1d, datasets.load_mnist1d(n_samples=1000, seed=0))
+    other = datasets.load_mnist1d(n_samples=1000, seed=1)
+    assert not np.allclose(mnist1d.x_train, other.x_train)
+
+
+def test_mnist1d_splits_are_disjoint(mnist1d):
+    rows = _rows(mnist1d.x_train, mnist1d.x_val, mnist1d.x_test)
+    assert len(set(rows)) == len(rows) == 1000
+
+
+def test_mnist1d_without_jitter_is_the_resampled_template():
+    data = datasets.load_mnist1d(
+        n_samples=100,
+        canvas_length=(12, 12),
+        amplitude_scale=0.0,
+        shear=0.0,
+        correlated_noise=0.0,
+        white_noise=0.0,
+        length=40,
+    )
+    templates = datasets.mnist1d_templates(12)
+    expected = np.stack([np.interp(np.linspace(0, 11, 40), np.arange(12), t) for t in templates])
+    x = np.concatenate([data.x_train, data.x_val, data.x_test])
+    y = np.concatenate([data.y_train, data.y_val, data.y_test])
+    np.testing.assert_allclose(x, expected[y], atol=1e-6)
+
+
+def test_mnist1d_classes_differ_from_each_other():
+    templates = datasets.mnist1d_templates()
+    assert templates.shape == (10, 12)
+    np.testing.assert_allclose(np.abs(templates).max(axis=1), 1.0)
+    distances = np.linalg.norm(templates[:, None] - templates[None], axis=-1)
+    assert distances[~np.eye(10, dtype=bool)].min() > 0.5
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"n_samples": 5},
+        {"length": 1},
+        {"canvas_length": (10, 60)},
+        {"canvas_length": (50, 40)},
+        {"amplitude_scale": 1.0},
+        {"white_noise": -1.0},
+        {"validation_split": 0.9, "test_split": 0.2},
+    ],
+)
+def test_mnist1d_rejects_bad_arguments(kwargs):
+    with pytest.raises(ValueError):
+        datasets.load_mnist1d(**kwargs)
+
+
+# ------------------------------------------------------------------------- dispatching
+def test_available_lists_embedded_first():
+    assert datasets.available(embedded_only=True) == ["digits", "mnist1d"]
+    assert datasets.available() == ["digits", "mnist1d", "cifar10", "fashion_mnist", "mnist"]
+
+
+def test_load_dispatches_by_name():
+    data = datasets.load("MNIST-1D", n_samples=200, seed=2)
+    _assert_same(data, datasets.load_mnist1d(n_samples=200, seed=2))
+    pytest.importorskip("sklearn")
+    assert datasets.load("digits", image=False).input_shape == (64,)
+
+
+def test_load_unknown_name_lists_the_available_ones():
+    with pytest.raises(ValueError, match="available: digits, mnist1d"):
+        datasets.load("imagenet")
+    with pytest.raises(TypeError):
+        datasets.load(3)
+
+
+def test_dataset_repr_is_short(mnist1d):
+    text = repr(mnist1d)
+    assert text.startswith("Dataset(name='mnist1d'") and "train=600" in text
+    assert len(text) < 200
+
+
+# ----------------------------------------------------------------------- keras loaders
+def _fake_load_data(train=50, test=20, shape=(28, 28), label_shape=()):
+    rng = np.random.default_rng(0)
+
+    def load_data():
+        x_train = rng.integers(0, 256, size=(train, *shape), dtype=np.uint8)
+        x_test = rng.integers(0, 256, size=(test, *shape), dtype=np.uint8)
+        y_train = (np.arange(train) % 10).reshape(train, *label_shape).astype(np.uint8)
+        y_test = (np.arange(test) % 10).reshape(test, *label_shape).astype(np.uint8)
+        return (x_train, y_train), (x_test, y_test)
+
+    return load_data
+
+
+def test_keras_dataset_layout_with_fake_files(monkeypatch):
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", _fake_load_data())
+    data = datasets.load("mnist", validation_split=0.2)
+    _check_common(data)
+    assert data.name == "mnist" and data.input_shape == (28, 28, 1)
+    assert (len(data.x_train), len(data.x_val), len(data.x_test)) == (40, 10, 20)
+    assert 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
+
+    monkeypatch.setattr(
+        keras.datasets.cifar10,
+        "load_data",
+        _fake_load_data(shape=(32, 32, 3), label_shape=(1,)),
+    )
+    data = datasets.load_keras_dataset(
+        "cifar10", validation_split=0.2, image=False, max_train_samples=30, max_test_samples=10
+    )
+    _check_common(data)
+    assert data.input_shape == (3072,)
+    assert len(data.x_train) + len(data.x_val) == 30 and len(data.x_test) == 10
+    assert 0 < len(data.x_val) < len(data.x_train)
+
+
+def test_keras_dataset_unavailable_gives_a_clear_error(monkeypatch):
+    def offline():
+        raise Exception("URL fetch failure")
+
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", offline)
+    with pytest.raises(RuntimeError, match=r"cache.*network.*digits, mnist1d"):
+        datasets.load("fashion-mnist")
+
+
+def test_keras_dataset_unknown_name():
+    with pytest.raises(ValueError, match="unknown dataset"):
+        datasets.load_keras_dataset("digits")
