@@ -20,12 +20,12 @@ splits of float32 inputs and int labels (``y`` of shape ``(N,)``).
 
 Example:
 
->>> from linked_neurons import datasets
->>> data = datasets.load("mnist1d", n_samples=500, seed=1)
->>> data.x_train.shape, data.x_train.dtype.name, data.num_classes
-((300, 40), 'float32', 10)
->>> "digits" in datasets.available()
-True
+    >>> from linked_neurons import datasets
+    >>> data = datasets.load("mnist1d", n_samples=500, seed=1)
+    >>> data.x_train.shape, data.x_train.dtype.name, data.num_classes
+    ((300, 40), 'float32', 10)
+    >>> "digits" in datasets.available()
+    True
 """
 
 from dataclasses import dataclass
@@ -145,10 +145,10 @@ def load_digits(validation_split=0.2, test_split=0.2, seed=0, image=True):
 
     Example:
 
-    >>> from linked_neurons.datasets import load_digits
-    >>> data = load_digits(seed=0)
-    >>> data.x_train.shape, float(data.x_train.max())
-    ((1079, 8, 8, 1), 1.0)
+        >>> from linked_neurons.datasets import load_digits
+        >>> data = load_digits(seed=0)
+        >>> data.x_train.shape, float(data.x_train.max())
+        ((1079, 8, 8, 1), 1.0)
     """
     _check_fractions(validation_split, test_split)
     try:
@@ -275,10 +275,10 @@ def load_mnist1d(
 
     Example:
 
-    >>> from linked_neurons.datasets import load_mnist1d
-    >>> data = load_mnist1d(n_samples=1000, sequence=True)
-    >>> data.x_train.shape, data.x_val.shape, data.x_test.shape
-    ((600, 40, 1), (200, 40, 1), (200, 40, 1))
+        >>> from linked_neurons.datasets import load_mnist1d
+        >>> data = load_mnist1d(n_samples=1000, sequence=True)
+        >>> data.x_train.shape, data.x_val.shape, data.x_test.shape
+        ((600, 40, 1), (200, 40, 1), (200, 40, 1))
     """
     _check_fractions(validation_split, test_split)
     for name, value, low in (
@@ -382,10 +382,10 @@ def load_keras_dataset(
 
     Example:
 
-    >>> from linked_neurons.datasets import load_keras_dataset
-    >>> data = load_keras_dataset("mnist", max_train_samples=5000)  # doctest: +SKIP
-    >>> data.input_shape  # doctest: +SKIP
-    (28, 28, 1)
+        >>> from linked_neurons.datasets import load_keras_dataset
+        >>> data = load_keras_dataset("mnist", max_train_samples=5000)  # doctest: +SKIP
+        >>> data.input_shape  # doctest: +SKIP
+        (28, 28, 1)
     """
     key = _canonical(name)
     if key not in _KERAS_DATASETS:
@@ -476,9 +476,9 @@ def load(name, **kwargs):
 
     Example:
 
-    >>> from linked_neurons import datasets
-    >>> datasets.load("digits", image=False).input_shape
-    (64,)
+        >>> from linked_neurons import datasets
+        >>> datasets.load("digits", image=False).input_shape
+        (64,)
     """
     key = _canonical(name)
     if key in _EMBEDDED:

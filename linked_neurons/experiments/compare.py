@@ -29,11 +29,11 @@ require; the others keep Keras' default ``glorot_uniform``.
 
 Example:
 
->>> from linked_neurons.experiments.compare import run_compare
->>> rows = run_compare(activations=["relu", "lkrelu"], epochs=2,
-...                    output_dir="/tmp/compare", verbose=False)  # doctest: +SKIP
->>> [row["activation"] for row in rows]  # doctest: +SKIP
-['ReLU', 'LK-ReLU']
+    >>> from linked_neurons.experiments.compare import run_compare
+    >>> rows = run_compare(activations=["relu", "lkrelu"], epochs=2,
+    ...                    output_dir="/tmp/compare", verbose=False)  # doctest: +SKIP
+    >>> [row["activation"] for row in rows]  # doctest: +SKIP
+    ['ReLU', 'LK-ReLU']
 """
 
 import functools
@@ -82,7 +82,7 @@ _LABELS = {
 }
 _SELF_NORMALIZING = ("selu", "lkselu")
 
-#: Columns of the result table: (row key, Markdown header).
+#: Columns of the result table, as (row key, Markdown header) pairs.
 COLUMNS = (
     ("activation", "activation"),
     ("final_val_accuracy", "final val acc"),
@@ -179,9 +179,9 @@ def build_model(
 
     Example:
 
-    >>> from linked_neurons.experiments.compare import build_model
-    >>> build_model((8, 8, 1), 10, "lkrelu").output_shape
-    (None, 10)
+        >>> from linked_neurons.experiments.compare import build_model
+        >>> build_model((8, 8, 1), 10, "lkrelu").output_shape
+        (None, 10)
     """
     input_shape = tuple(input_shape)
     rank = len(input_shape)
@@ -314,11 +314,11 @@ def run_compare(
 
     Example:
 
-    >>> from linked_neurons.experiments import run_compare
-    >>> rows = run_compare(activations=["relu", "lkrelu"], epochs=1,
-    ...                    output_dir="/tmp/compare", verbose=False)  # doctest: +SKIP
-    >>> sorted(rows[0])[:3]  # doctest: +SKIP
-    ['activation', 'best_epoch', 'best_val_accuracy']
+        >>> from linked_neurons.experiments import run_compare
+        >>> rows = run_compare(activations=["relu", "lkrelu"], epochs=1,
+        ...                    output_dir="/tmp/compare", verbose=False)  # doctest: +SKIP
+        >>> sorted(rows[0])[:3]  # doctest: +SKIP
+        ['activation', 'best_epoch', 'best_val_accuracy']
     """
     level = common.progress_level(verbose)
     variants = [parse_variant(name) for name in (activations or DEFAULT_ACTIVATIONS)]

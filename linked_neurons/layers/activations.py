@@ -30,11 +30,11 @@ class SELU(ActivationLayer):
 
     Example:
 
-    >>> import keras
-    >>> from linked_neurons import SELU
-    >>> x = keras.ops.convert_to_tensor([[-2.0, 0.0, 1.0]])
-    >>> keras.ops.convert_to_numpy(SELU()(x)).round(6)
-    array([[-1.520166,  0.      ,  1.050701]], dtype=float32)
+        >>> import keras
+        >>> from linked_neurons import SELU
+        >>> x = keras.ops.convert_to_tensor([[-2.0, 0.0, 1.0]])
+        >>> keras.ops.convert_to_numpy(SELU()(x)).round(6)
+        array([[-1.520166,  0.      ,  1.050701]], dtype=float32)
 
     Reference:
         Klambauer et al., *Self-Normalizing Neural Networks*, NeurIPS 2017,
@@ -66,11 +66,11 @@ class Mish(ActivationLayer):
 
     Example:
 
-    >>> import keras
-    >>> from linked_neurons import Mish
-    >>> x = keras.ops.convert_to_tensor([[-1.0, 0.0, 1.0]])
-    >>> keras.ops.convert_to_numpy(Mish()(x)).round(6)
-    array([[-0.303401,  0.      ,  0.865098]], dtype=float32)
+        >>> import keras
+        >>> from linked_neurons import Mish
+        >>> x = keras.ops.convert_to_tensor([[-1.0, 0.0, 1.0]])
+        >>> keras.ops.convert_to_numpy(Mish()(x)).round(6)
+        array([[-0.303401,  0.      ,  0.865098]], dtype=float32)
 
     Reference:
         Misra, *Mish: A Self Regularized Non-Monotonic Activation Function*,
@@ -109,12 +109,12 @@ class Swish(ChannelActivationLayer):
 
     Example:
 
-    >>> import keras
-    >>> from linked_neurons import Swish
-    >>> layer = Swish(trainable_beta=True, per_channel=True)
-    >>> _ = layer(keras.ops.ones((2, 4, 4, 8)))
-    >>> tuple(layer.beta.shape)
-    (8,)
+        >>> import keras
+        >>> from linked_neurons import Swish
+        >>> layer = Swish(trainable_beta=True, per_channel=True)
+        >>> _ = layer(keras.ops.ones((2, 4, 4, 8)))
+        >>> tuple(layer.beta.shape)
+        (8,)
 
     Reference:
         Ramachandran, Zoph, Le, *Searching for Activation Functions*,

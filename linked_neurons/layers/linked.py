@@ -44,11 +44,11 @@ class LKReLU(_LinkedLayer):
 
     Example:
 
-    >>> import keras
-    >>> from linked_neurons import LKReLU
-    >>> x = keras.ops.convert_to_tensor([[-2.0, -1.0, 0.0, 1.0, 2.0]])
-    >>> keras.ops.convert_to_numpy(LKReLU()(x))
-    array([[0., 0., 0., 1., 2., 2., 1., 0., 0., 0.]], dtype=float32)
+        >>> import keras
+        >>> from linked_neurons import LKReLU
+        >>> x = keras.ops.convert_to_tensor([[-2.0, -1.0, 0.0, 1.0, 2.0]])
+        >>> keras.ops.convert_to_numpy(LKReLU()(x))
+        array([[0., 0., 0., 1., 2., 2., 1., 0., 0., 0.]], dtype=float32)
 
     Reference:
         {ref}
@@ -77,11 +77,11 @@ class LKSELU(_LinkedLayer):
 
     Example:
 
-    >>> import keras
-    >>> from linked_neurons import LKSELU
-    >>> model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16), LKSELU()])
-    >>> model.output_shape
-    (None, 32)
+        >>> import keras
+        >>> from linked_neurons import LKSELU
+        >>> model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16), LKSELU()])
+        >>> model.output_shape
+        (None, 32)
 
     Reference:
         {ref}
@@ -107,11 +107,11 @@ class LKSwish(_LinkedLayer):
 
     Example:
 
-    >>> import keras
-    >>> from linked_neurons import LKSwish
-    >>> layer = LKSwish(axis=1)  # channels_first feature maps
-    >>> layer.compute_output_shape((None, 3, 32, 32))
-    (None, 6, 32, 32)
+        >>> import keras
+        >>> from linked_neurons import LKSwish
+        >>> layer = LKSwish(axis=1)  # channels_first feature maps
+        >>> layer.compute_output_shape((None, 3, 32, 32))
+        (None, 6, 32, 32)
 
     Reference:
         {ref}
@@ -151,12 +151,12 @@ class LKPReLU(ChannelActivationLayer):
 
     Example:
 
-    >>> import keras
-    >>> from linked_neurons import LKPReLU
-    >>> layer = LKPReLU()
-    >>> _ = layer(keras.ops.ones((2, 5, 5, 3)))
-    >>> [tuple(w.shape) for w in layer.weights]
-    [(1, 1, 3), (1, 1, 3)]
+        >>> import keras
+        >>> from linked_neurons import LKPReLU
+        >>> layer = LKPReLU()
+        >>> _ = layer(keras.ops.ones((2, 5, 5, 3)))
+        >>> [tuple(w.shape) for w in layer.weights]
+        [(1, 1, 3), (1, 1, 3)]
 
     Reference:
         {ref}
@@ -294,10 +294,10 @@ class Linked(ChannelActivationLayer):
 
     Example:
 
-    >>> import numpy as np
-    >>> from linked_neurons import Linked
-    >>> tuple(Linked("tanh")(np.array([[0.5, -1.0]], "float32")).shape)
-    (1, 4)
+        >>> import numpy as np
+        >>> from linked_neurons import Linked
+        >>> tuple(Linked("tanh")(np.array([[0.5, -1.0]], "float32")).shape)
+        (1, 4)
 
     Reference:
         {ref}

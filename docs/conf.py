@@ -1,0 +1,141 @@
+"""Sphinx configuration for the linked_neurons documentation."""
+
+import inspect
+import os
+import sys
+
+# Keras reads the backend when it is first imported; autodoc imports the package.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, ROOT)
+
+import linked_neurons  # noqa: E402
+
+# -- Project -----------------------------------------------------------------
+project = "linked_neurons"
+author = "The linked_neurons authors"
+copyright = "2017-2026, The linked_neurons authors"
+release = linked_neurons.__version__
+version = ".".join(release.split(".")[:2])
+
+# -- General -----------------------------------------------------------------
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.viewcode",
+]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+root_doc = "index"
+pygments_style = "sphinx"
+
+# -- autodoc -----------------------------------------------------------------
+autodoc_default_options = {
+    "members": True,
+    "member-order": "bysource",
+    "show-inheritance": True,
+}
+# Methods such as ``build`` and ``call`` have no docstring of their own; without
+# this, autodoc would copy Keras' base-class docstrings into these pages.
+autodoc_inherit_docstrings = False
+autoclass_content = "class"
+
+# -- napoleon (Google-style docstrings) ----------------------------------------
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+napoleon_use_ivar = True
+# Section titles used by the Keras-style layer docstrings.
+napoleon_custom_sections = [
+    "Input shape",
+    "Output shape",
+    "Reference",
+]
+
+# -- HTML ----------------------------------------------------------------------
+html_theme = "alabaster"
+html_title = f"linked_neurons {release}"
+html_theme_options = {
+    "description": "Linked neurons and other activation layers for Keras 3.",
+    "fixed_sidebar": True,
+}
+
+
+# -- Hooks ---------------------------------------------------------------------
+def _constructor_signature(app, what, name, obj, options, signature, return_annotation):
+    """Shows a layer's ``__init__`` arguments instead of ``(*args, **kwargs)``.
+
+    Keras layers define ``__new__(cls, *args, **kwargs)``, which autodoc would
+    otherwise report as the class signature.
+    """
+    if what != "class" or signature != "(*args, **kwargs)":
+        return None
+    try:
+        sig = inspect.signature(obj.__init__)
+    except (TypeError, ValueError):
+        return None
+    params = list(sig.parameters.values())[1:]  # drop self
+    sig = sig.replace(parameters=params, return_annotation=inspect.Signature.empty)
+    return str(sig), return_annotation
+
+
+def _public_bases(app, name, obj, options, bases):
+    """Lists public base classes only, and Keras' Layer under its public name."""
+    resolved = []
+    for base in bases:
+        while isinstance(base, type) and base.__name__.startswith("_") and base.__bases__:
+            base = base.__bases__[0]
+        if (
+            isinstance(base, type)
+            and base.__name__ == "Layer"
+            and base.__module__.startswith("keras.")
+        ):
+            base = ":py:class:`keras.layers.Layer`"
+        resolved.append(base)
+    bases[:] = resolved
+
+
+# The measured benchmark table is a file that the benchmark script writes; the
+# benchmarks page shows it when it is there and says how to produce it otherwise,
+# so that the build never fails for want of it.
+BENCHMARK_RESULTS = os.path.join(ROOT, "benchmarks", "results_cpu.md")
+
+_RESULTS_SECTION = """
+
+Measured results (CPU)
+----------------------
+
+The table below is ``benchmarks/results_cpu.md``, the Markdown output of the
+script run on a CPU. Its header lists the machine and the library versions it
+was measured with; compare it only with runs on similar hardware.
+
+.. literalinclude:: ../benchmarks/results_cpu.md
+   :language: text
+"""
+
+_NO_RESULTS_SECTION = """
+
+Measured results (CPU)
+----------------------
+
+This copy of the repository has no measured table yet. Produce one with
+
+.. code-block:: console
+
+   python benchmarks/activations.py --markdown > benchmarks/results_cpu.md
+
+and rebuild the documentation: the table then appears on this page.
+"""
+
+
+def _benchmark_results(app, docname, source):
+    """Appends the measured table to the benchmarks page, if it exists."""
+    if docname == "benchmarks":
+        found = os.path.isfile(BENCHMARK_RESULTS)
+        source[0] += _RESULTS_SECTION if found else _NO_RESULTS_SECTION
+
+
+def setup(app):
+    app.connect("autodoc-process-signature", _constructor_signature)
+    app.connect("autodoc-process-bases", _public_bases)
+    app.connect("source-read", _benchmark_results)
