@@ -95,47 +95,6 @@ def _public_bases(app, name, obj, options, bases):
     bases[:] = resolved
 
 
-# The measured benchmark table is a file that the benchmark script writes; the
-# benchmarks page shows it when it is there and says how to produce it otherwise,
-# so that the build never fails for want of it.
-BENCHMARK_RESULTS = os.path.join(ROOT, "benchmarks", "results_cpu.md")
-
-_RESULTS_SECTION = """
-
-Measured results (CPU)
-----------------------
-
-The table below is ``benchmarks/results_cpu.md``, the Markdown output of the
-script run on a CPU. Its header lists the machine and the library versions it
-was measured with; compare it only with runs on similar hardware.
-
-.. literalinclude:: ../benchmarks/results_cpu.md
-   :language: text
-"""
-
-_NO_RESULTS_SECTION = """
-
-Measured results (CPU)
-----------------------
-
-This copy of the repository has no measured table yet. Produce one with
-
-.. code-block:: console
-
-   python benchmarks/activations.py --markdown > benchmarks/results_cpu.md
-
-and rebuild the documentation: the table then appears on this page.
-"""
-
-
-def _benchmark_results(app, docname, source):
-    """Appends the measured table to the benchmarks page, if it exists."""
-    if docname == "benchmarks":
-        found = os.path.isfile(BENCHMARK_RESULTS)
-        source[0] += _RESULTS_SECTION if found else _NO_RESULTS_SECTION
-
-
 def setup(app):
     app.connect("autodoc-process-signature", _constructor_signature)
     app.connect("autodoc-process-bases", _public_bases)
-    app.connect("source-read", _benchmark_results)

@@ -42,3 +42,12 @@ def sum_to_shape(x, shape):
     if lead:
         x = ops.reshape(x, shape)
     return x
+
+
+def negative_part(x):
+    """``min(x, 0)``, exactly, in ``x``'s dtype.
+
+    Written as ``x - relu(x)`` because ``keras.ops.minimum`` demotes float64
+    to float32 on the PyTorch backend.
+    """
+    return x - ops.relu(x)

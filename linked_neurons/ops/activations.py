@@ -8,7 +8,7 @@ Both give the same values and gradients to float rounding.
 
 from keras import ops
 
-from linked_neurons.ops._grad import fused_op, sum_to_shape
+from linked_neurons.ops._grad import fused_op, negative_part, sum_to_shape
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -21,9 +21,11 @@ def selu_plain(x):
 
 
 def _selu_grad(g, x):
-    sa = SELU_SCALE * SELU_ALPHA
+    # selu'(x) = scale * alpha * exp(x) for x <= 0, computed directly: the
+    # shortcut selu(x) + scale * alpha (TensorFlow's SeluGrad) cancels for
+    # negative x and loses most digits in float16.
     scale = ops.convert_to_tensor(SELU_SCALE, dtype=x.dtype)
-    return g * ops.where(x > 0, scale, sa * ops.exp(ops.minimum(x, 0)))
+    return g * ops.where(x > 0, scale, SELU_SCALE * SELU_ALPHA * ops.exp(negative_part(x)))
 
 
 _selu_fused = fused_op(ops.selu, _selu_grad)
@@ -44,6 +46,7 @@ def selu(x, fused=True):
     Returns:
         A tensor of the same shape and dtype as ``x``.
     """
+    x = ops.convert_to_tensor(x)
     return _selu_fused(x) if fused else selu_plain(x)
 
 
@@ -84,6 +87,7 @@ def mish(x, fused=True):
     Returns:
         A tensor of the same shape and dtype as ``x``.
     """
+    x = ops.convert_to_tensor(x)
     return _mish_fused(x) if fused else mish_plain(x)
 
 
@@ -126,6 +130,9 @@ def swish(x, beta=None, fused=True):
     Returns:
         A tensor of the same shape and dtype as ``x``.
     """
+    x = ops.convert_to_tensor(x)
+    if beta is not None:
+        beta = ops.convert_to_tensor(beta, dtype=x.dtype)
     if not fused:
         return swish_plain(x, beta)
     if beta is None:

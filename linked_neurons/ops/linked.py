@@ -11,9 +11,10 @@ autodiff of the plain composition keeps. ``fused=False`` gives the plain
 composition ``linked(f, x, axis)``.
 """
 
+import numpy as np
 from keras import ops
 
-from linked_neurons.ops._grad import fused_op, sum_to_shape
+from linked_neurons.ops._grad import fused_op, negative_part, sum_to_shape
 from linked_neurons.ops.activations import SELU_ALPHA, SELU_SCALE
 
 
@@ -28,6 +29,7 @@ def linked(fn, x, axis=-1):
     Returns:
         A tensor with twice ``x``'s size on ``axis``.
     """
+    x = ops.convert_to_tensor(x)
     return ops.concatenate([fn(x), fn(ops.negative(x))], axis=axis)
 
 
@@ -35,30 +37,56 @@ def _halves(upstream, axis):
     return ops.split(upstream, 2, axis=axis)
 
 
+def _doubled_shape(x, axis):
+    """Shape of ``concat([x, x], axis)``; ``axis`` is non-negative."""
+    shape = [-1 if d is None else d for d in ops.shape(x)]
+    return tuple(shape[:axis]) + (2 * shape[axis],) + tuple(shape[axis + 1 :])
+
+
+def _join(first, second, axis):
+    """``concat([first, second], axis)`` written as ``stack`` + ``reshape``.
+
+    Same values. XLA fuses the stack with the elementwise ops that produce its
+    operands into one loop that writes the output once, whereas it emits a
+    concatenate on the channel axis as a separate copy of both halves.
+    """
+    axis = axis % len(first.shape)
+    return ops.reshape(ops.stack([first, second], axis=axis), _doubled_shape(first, axis))
+
+
+def _signed_pair(x, axis):
+    """``[x, -x]`` stacked on a new axis before ``axis``, by one broadcast product.
+
+    Returns the pair (shape ``x.shape[:axis] + (2,) + x.shape[axis:]``) and the
+    non-negative axis. Multiplying by -1 is exact, so ``f(pair)`` reshaped is
+    ``concat([f(x), f(-x)], axis)`` bit for bit. For a cheap ``f`` this is one
+    pass over the output and no separate negation or concatenation.
+    """
+    axis = axis % len(x.shape)
+    signs = np.array([1, -1]).reshape((2,) + (1,) * (len(x.shape) - axis))
+    return ops.expand_dims(x, axis) * ops.convert_to_tensor(signs, dtype=x.dtype), axis
+
+
 # ------------------------------------------------------------------------ forward math
 def _lk_relu_forward(x, axis):
-    return ops.concatenate([ops.relu(x), ops.relu(ops.negative(x))], axis=axis)
+    pair, axis = _signed_pair(x, axis)
+    return ops.reshape(ops.relu(pair), _doubled_shape(x, axis))
 
 
 def _lk_selu_forward(x, axis):
     # One exponential for both halves: selu(x) and selu(-x) share expm1(-|x|).
     neg = SELU_SCALE * SELU_ALPHA * ops.expm1(ops.negative(ops.abs(x)))
     pos = SELU_SCALE * x
-    return ops.concatenate(
-        [ops.where(x > 0, pos, neg), ops.where(x < 0, ops.negative(pos), neg)], axis=axis
-    )
+    return _join(ops.where(x > 0, pos, neg), ops.where(x < 0, ops.negative(pos), neg), axis)
 
 
 def _lk_swish_forward(x, axis):
-    return ops.concatenate(
-        [x * ops.sigmoid(x), ops.negative(x) * ops.sigmoid(ops.negative(x))], axis=axis
-    )
+    return _join(x * ops.sigmoid(x), ops.negative(x) * ops.sigmoid(ops.negative(x)), axis)
 
 
 def _lk_prelu_forward(x, alpha_pos, alpha_neg, axis):
-    return ops.concatenate(
-        [ops.where(x > 0, x, alpha_pos * x), ops.where(x < 0, ops.negative(x), -alpha_neg * x)],
-        axis=axis,
+    return _join(
+        ops.where(x > 0, x, alpha_pos * x), ops.where(x < 0, ops.negative(x), -alpha_neg * x), axis
     )
 
 
@@ -68,8 +96,8 @@ def _lk_prelu_forward(x, alpha_pos, alpha_neg, axis):
 def _fused_lk_relu(x, axis):
     def backward(g, x):
         g1, g2 = _halves(g, axis)
-        zero = ops.zeros_like(g1)
-        return ops.where(x > 0, g1, ops.where(x < 0, ops.negative(g2), zero))
+        # g1 where x > 0, -g2 where x < 0, 0 at x == 0, in three elementwise ops.
+        return ops.sign(x) * ops.where(x > 0, g1, g2)
 
     return fused_op(lambda x: _lk_relu_forward(x, axis), backward)(x)
 
@@ -87,9 +115,11 @@ def _fused_lk_selu(x, axis):
 def _fused_lk_swish(x, axis):
     def backward(g, x):
         g1, g2 = _halves(g, axis)
+        # s'(x) = σ(x) (1 + x σ(-x)) and s'(-x) = σ(-x) (1 - x σ(x)). σ(-x) is
+        # computed, not taken as 1 - σ(x): the difference cancels for large |x|
+        # and loses every digit of s'(-x) there (float16 and float32 alike).
         s = ops.sigmoid(x)
-        sn = ops.sigmoid(ops.negative(x))  # exact 1 - s, without cancellation
-        # s'(x) = s (1 + x sn);  s'(-x) = sn (1 - x s)
+        sn = ops.sigmoid(ops.negative(x))
         return g1 * (s * (1 + x * sn)) - g2 * (sn * (1 - x * s))
 
     return fused_op(lambda x: _lk_swish_forward(x, axis), backward)(x)
@@ -102,8 +132,8 @@ def _fused_lk_prelu(x, alpha_pos, alpha_neg, axis):
         dx = g1 * ops.where(x > 0, one, alpha_pos * one) - g2 * ops.where(
             x < 0, one, alpha_neg * one
         )
-        d_pos = sum_to_shape(g1 * ops.minimum(x, 0), tuple(alpha_pos.shape))
-        d_neg = sum_to_shape(g2 * ops.minimum(ops.negative(x), 0), tuple(alpha_neg.shape))
+        d_pos = sum_to_shape(g1 * negative_part(x), tuple(alpha_pos.shape))
+        d_neg = sum_to_shape(g2 * negative_part(ops.negative(x)), tuple(alpha_neg.shape))
         return dx, d_pos, d_neg
 
     return fused_op(lambda x, ap, an: _lk_prelu_forward(x, ap, an, axis), backward)(
@@ -113,7 +143,7 @@ def _fused_lk_prelu(x, alpha_pos, alpha_neg, axis):
 
 # ------------------------------------------------------------------------ public ops
 def _prelu(z, alpha):
-    return ops.relu(z) + alpha * ops.minimum(z, 0)
+    return ops.relu(z) + alpha * negative_part(z)
 
 
 def lk_relu(x, axis=-1, fused=True):
@@ -127,6 +157,7 @@ def lk_relu(x, axis=-1, fused=True):
     Returns:
         A tensor with twice ``x``'s channels on ``axis``.
     """
+    x = ops.convert_to_tensor(x)
     return _fused_lk_relu(x, axis) if fused else linked(ops.relu, x, axis)
 
 
@@ -141,6 +172,7 @@ def lk_selu(x, axis=-1, fused=True):
     Returns:
         A tensor with twice ``x``'s channels on ``axis``.
     """
+    x = ops.convert_to_tensor(x)
     return _fused_lk_selu(x, axis) if fused else linked(ops.selu, x, axis)
 
 
@@ -155,6 +187,7 @@ def lk_swish(x, axis=-1, fused=True):
     Returns:
         A tensor with twice ``x``'s channels on ``axis``.
     """
+    x = ops.convert_to_tensor(x)
     if fused:
         return _fused_lk_swish(x, axis)
     return linked(lambda z: z * ops.sigmoid(z), x, axis)
@@ -177,6 +210,9 @@ def lk_prelu(x, alpha_pos, alpha_neg, axis=-1, fused=True):
     Returns:
         A tensor with twice ``x``'s channels on ``axis``.
     """
+    x = ops.convert_to_tensor(x)
+    alpha_pos = ops.convert_to_tensor(alpha_pos, dtype=x.dtype)
+    alpha_neg = ops.convert_to_tensor(alpha_neg, dtype=x.dtype)
     if fused:
         return _fused_lk_prelu(x, alpha_pos, alpha_neg, axis)
     return ops.concatenate(

@@ -96,3 +96,28 @@ def test_linked_generic_helper():
     x = random_input((2, 3))
     y = ops.convert_to_numpy(ln_ops.linked(ops.sigmoid, x, axis=-1))
     np.testing.assert_allclose(y, np_linked(lambda z: 1 / (1 + np.exp(-z)), x), rtol=1e-12)
+
+
+def test_tail_gradients_keep_relative_precision_in_float32():
+    """Small derivatives in the tails are computed, not obtained by cancellation.
+
+    s'(-x) for LKSwish's second half and selu'(x) for x << 0 are tiny; forms
+    such as s'(x) - 1 or selu(x) + scale * alpha lose all their digits there.
+    """
+    x = np.linspace(-15.0, 15.0, 301)
+    x = x[np.abs(x) > 0.05]
+    x32 = x.astype("float32")[None]
+    xr = x32.astype("float64")[0]
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    # LKSwish: upstream only on the -x half, so dx = -s'(-x).
+    g = ops.convert_to_tensor(np.concatenate([np.zeros_like(x32), np.ones_like(x32)], -1))
+    _, (dx,) = value_and_grads(lambda x: ops.sum(ln_ops.lk_swish(x) * g), [x32])
+    expected = -sig(-xr) * (1 - xr * sig(xr))
+    np.testing.assert_allclose(dx[0], expected, rtol=1e-4, atol=1e-12)
+    # SELU for x < 0.
+    neg = x32[x32 < 0][None]
+    _, (dx,) = value_and_grads(lambda x: ops.sum(ln_ops.selu(x)), [neg])
+    expected = 1.0507009873554804934193349852946 * 1.6732632423543772848170429916717 * np.exp(
+        neg[0].astype("float64")
+    )
+    np.testing.assert_allclose(dx[0], expected, rtol=1e-5)
