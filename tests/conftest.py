@@ -264,8 +264,14 @@ class LayerChecker:
         np.testing.assert_array_equal(y_seq, ops.convert_to_numpy(fn(x)))
         assert y_seq.shape == seq_layer.compute_output_shape(shape)
 
-    def check_training_step(self, case, seed=3):
-        """One compiled (XLA on TF/JAX) training step changes weights, stays finite."""
+    def check_training_step(self, case, seed=3, policy=None):
+        """One compiled (XLA on TF/JAX) training step changes weights, stays finite.
+
+        With ``policy`` (e.g. ``"mixed_float16"``, where ``compile`` wraps the
+        optimizer in a ``LossScaleOptimizer``) the step runs under that policy.
+        """
+        if policy is not None:
+            keras.config.set_dtype_policy(policy)
         keras.utils.set_random_seed(seed)
         shape = case.input_shape
         model = keras.Sequential(
@@ -278,7 +284,12 @@ class LayerChecker:
             ]
         )
         jit = BACKEND != "torch"
-        model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse", jit_compile=jit)
+        optimizer = keras.optimizers.SGD(0.01)
+        if policy == "mixed_float16":
+            # compile() would wrap it with initial scale 2**15, whose first steps
+            # overflow and are skipped by design; start lower so that 3 steps train.
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer, initial_scale=2.0**8)
+        model.compile(optimizer=optimizer, loss="mse", jit_compile=jit)
         x = random_input((8,) + tuple(shape[1:]), seed).astype("float32")
         y = np.random.default_rng(seed).normal(size=(8, 1)).astype("float32")
         before = [ops.convert_to_numpy(w).copy() for w in model.trainable_weights]
@@ -444,6 +455,10 @@ def layer_contract(cases):
         @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
         def test_mixed_precision(self, checker, case, policy):
             checker.check_mixed_precision(case, policy)
+
+        @each
+        def test_compiled_training_step_mixed_float16(self, checker, case):
+            checker.check_training_step(case, policy="mixed_float16")
 
         @each
         def test_channels_first(self, checker, case):
