@@ -349,6 +349,15 @@ class LayerChecker:
         out = case.make()(inputs)
         channels = case.input_shape[-1] * case.channel_multiplier
         assert tuple(out.shape) == (None,) + shape[:-1] + (channels,)
+        # The compiled model runs on batches of other batch and spatial sizes.
+        model = keras.Model(inputs, out)
+        model.compile(loss="mse", jit_compile=BACKEND != "torch")
+        for i, n in enumerate((2, 3)):
+            size = tuple(d + i for d in case.input_shape[1:-1])
+            x = random_input((n,) + size + (case.input_shape[-1],), seed=i).astype("float32")
+            y = model.predict(x, batch_size=n, verbose=0)
+            assert y.shape == (n,) + size + (channels,)
+            np.testing.assert_allclose(y, ops.convert_to_numpy(model(x)), rtol=1e-6, atol=1e-6)
 
     def check_bad_inputs(self, case):
         name = case.cls.__name__
