@@ -6,7 +6,7 @@ the straightforward composition of ``keras.ops`` calls, left to autodiff.
 Both give the same values and gradients to float rounding.
 """
 
-from keras import ops
+from keras import backend, ops
 
 from linked_neurons.ops._grad import fused_op, negative_part, sum_to_shape
 
@@ -52,12 +52,17 @@ def selu(x, fused=True):
 
 # --------------------------------------------------------------------------- Mish
 def _tanh_softplus(x):
-    """tanh(softplus(x)) through expm1: accurate for all x since softplus >= 0.
+    """tanh(softplus(x)) in ``x``'s dtype.
 
-    ``tanh(s) = -expm1(-2s) / (2 + expm1(-2s))`` for ``s >= 0``; unlike
-    ``keras.ops.tanh`` on JAX it also keeps float64 inputs in float64.
+    ``keras.ops.tanh`` returns float32 for float64 inputs on the JAX backend,
+    so float64 uses ``tanh(s) = -expm1(-2s) / (2 + expm1(-2s))``, which is
+    accurate for every ``s = softplus(x) >= 0``; the other dtypes use ``tanh``
+    (fewer kernels).
     """
-    m = ops.expm1(-2 * ops.softplus(x))
+    sp = ops.softplus(x)
+    if backend.standardize_dtype(x.dtype) != "float64":
+        return ops.tanh(sp)
+    m = ops.expm1(-2 * sp)
     return ops.negative(m) / (2 + m)
 
 
