@@ -46,9 +46,9 @@ class LKReLU(_LinkedLayer):
 
         >>> import keras
         >>> from linked_neurons import LKReLU
-        >>> x = keras.ops.convert_to_tensor([[-2.0, -1.0, 0.0, 1.0, 2.0]])
+        >>> x = keras.ops.convert_to_tensor([[-2.0, -1.0, 0.5, 1.0, 2.0]])
         >>> keras.ops.convert_to_numpy(LKReLU()(x))
-        array([[0., 0., 0., 1., 2., 2., 1., 0., 0., 0.]], dtype=float32)
+        array([[0. , 0. , 0.5, 1. , 2. , 2. , 1. , 0. , 0. , 0. ]], dtype=float32)
 
     Reference:
         {ref}
