@@ -11,6 +11,8 @@ special about a layer goes into its own test file.
 
 import dataclasses
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -79,6 +81,23 @@ def value_and_grads(fn, args):
     else:  # pragma: no cover
         raise NotImplementedError(BACKEND)
     return ops.convert_to_numpy(out), [ops.convert_to_numpy(g) for g in grads]
+
+
+def run_python(*args, timeout=300):
+    """Runs ``python *args`` in a subprocess, asserts it exits 0, returns the result.
+
+    TensorFlow's C++ logging is silenced; on failure the assertion shows the
+    ends of stdout and stderr.
+    """
+    result = subprocess.run(
+        [sys.executable, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
 
 
 def random_input(shape, seed=0, scale=2.0, min_abs=0.02):

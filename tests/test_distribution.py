@@ -2,19 +2,15 @@
 
 import os
 import re
-import subprocess
-import sys
 
 import pytest
+from conftest import run_python
 
 WORKER = os.path.join(os.path.dirname(__file__), "distribution_worker.py")
 
 
 def _run(mode):
-    proc = subprocess.run(
-        [sys.executable, WORKER, mode], capture_output=True, text=True, timeout=600
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    proc = run_python(WORKER, mode, timeout=600)
     match = re.search(r"max_abs_diff=(\S+) max_weight_change=(\S+)", proc.stdout)
     assert match, proc.stdout
     return float(match.group(1)), float(match.group(2))

@@ -3,12 +3,12 @@
 import csv
 import math
 import os
-import subprocess
 import sys
 
 import keras
 import numpy as np
 import pytest
+from conftest import run_python
 
 from linked_neurons import datasets
 from linked_neurons.experiments import common, compare, run_compare
@@ -200,26 +200,18 @@ def test_cli_compare_runs(tmp_path):
     pytest.importorskip("sklearn")
     pytest.importorskip("matplotlib")
     out_dir = tmp_path / "tmp"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "linked_neurons.experiments",
-            "compare",
-            "--epochs",
-            "1",
-            "--activations",
-            "relu",
-            "lkrelu",
-            "--output-dir",
-            str(out_dir),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    result = run_python(
+        "-m",
+        "linked_neurons.experiments",
+        "compare",
+        "--epochs",
+        "1",
+        "--activations",
+        "relu",
+        "lkrelu",
+        "--output-dir",
+        out_dir,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     assert "| LK-ReLU " in result.stdout
     _check_outputs(out_dir, "digits", ["ReLU", "LK-ReLU"], epochs=1)
 
