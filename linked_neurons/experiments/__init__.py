@@ -11,6 +11,8 @@ Experiments:
 
 - ``compare``: one small network trained with ReLU, ReLU+BN, SELU, LK-ReLU,
   LK-PReLU, LK-SELU, LK-Swish and Mish (:func:`run_compare`).
+- ``selu``: activation histograms of the SELU-study CNN with ReLU, leaky ReLU,
+  SELU and linked activations (:func:`linked_neurons.experiments.selu.run_selu`).
 
 Adding an experiment: write a module ``linked_neurons/experiments/NAME.py``
 with ``register(subparsers)``, which adds its ``argparse`` sub-parser and
@@ -22,6 +24,6 @@ tables and plots are in :mod:`linked_neurons.experiments.common`.
 from linked_neurons.experiments.compare import run_compare
 
 #: Experiment modules, in the order ``--help`` lists them.
-EXPERIMENTS = ("compare",)
+EXPERIMENTS = ("compare", "selu")
 
 __all__ = ["EXPERIMENTS", "run_compare"]
