@@ -3,16 +3,30 @@
 Linked neurons (``LKReLU``, ``LKPReLU``, ``LKSELU``, ``LKSwish``, ``Linked``)
 concatenate ``f(x)`` and ``f(-x)`` so every input keeps a gradient, letting
 deep networks train without batch normalisation. ``SELU``, ``Mish`` and
-``Swish`` complete the set. Every layer is registered as Keras-serializable
+``Swish`` complete the set, and ``AttentiveNormalization`` and ``IEBN``
+replace ``BatchNormalization``. Every layer is registered as Keras-serializable
 and has a string name in :mod:`linked_neurons.activations`.
 """
 
 __version__ = "0.2.0"
 
-from linked_neurons import activations, ops
-from linked_neurons.layers import LKSELU, SELU, Linked, LKPReLU, LKReLU, LKSwish, Mish, Swish
+from linked_neurons import activations, normalizations, ops
+from linked_neurons.layers import (
+    IEBN,
+    LKSELU,
+    SELU,
+    AttentiveNormalization,
+    Linked,
+    LKPReLU,
+    LKReLU,
+    LKSwish,
+    Mish,
+    Swish,
+)
 
 __all__ = [
+    "IEBN",
+    "AttentiveNormalization",
     "SELU",
     "LKPReLU",
     "LKReLU",
@@ -23,5 +37,6 @@ __all__ = [
     "Swish",
     "__version__",
     "activations",
+    "normalizations",
     "ops",
 ]

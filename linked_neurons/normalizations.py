@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import keras
 
+from linked_neurons.layers.normalization import IEBN, AttentiveNormalization
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -129,3 +131,11 @@ register(
     keras.layers.BatchNormalization,
     aliases=("batchnorm", "batchnormalization", "batch"),
 )
+
+register(
+    "an",
+    AttentiveNormalization,
+    takes_mixture=True,
+    aliases=("attention", "attentive", "attentivenormalization"),
+)
+register("iebn", IEBN, aliases=("instance", "instanceenhancement"))

@@ -3,10 +3,18 @@
 from linked_neurons.layers.activations import SELU, Mish, Swish
 from linked_neurons.layers.base import ActivationLayer, ChannelActivationLayer
 from linked_neurons.layers.linked import LKSELU, Linked, LKPReLU, LKReLU, LKSwish
+from linked_neurons.layers.normalization import (
+    IEBN,
+    AttentiveNormalization,
+    BatchStatisticsNormalization,
+)
 
 __all__ = [
     "SELU",
+    "IEBN",
     "ActivationLayer",
+    "AttentiveNormalization",
+    "BatchStatisticsNormalization",
     "ChannelActivationLayer",
     "LKPReLU",
     "LKReLU",
