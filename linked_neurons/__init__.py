@@ -3,16 +3,19 @@
 Linked neurons (``LKReLU``, ``LKPReLU``, ``LKSELU``, ``LKSwish``, ``Linked``)
 concatenate ``f(x)`` and ``f(-x)`` so every input keeps a gradient, letting
 deep networks train without batch normalisation. ``SELU``, ``Mish`` and
-``Swish`` complete the set, and ``AttentiveNormalization`` and ``IEBN``
-replace ``BatchNormalization``. Every layer is registered as Keras-serializable
-and has a string name in :mod:`linked_neurons.activations`.
+``Swish`` complete the set; ``LEAF`` and ``AHAF`` learn their shape;
+``AttentiveNormalization`` and ``IEBN`` replace ``BatchNormalization``.
+Every layer is registered as Keras-serializable and has a string name in
+:mod:`linked_neurons.activations` or :mod:`linked_neurons.normalizations`.
 """
 
 __version__ = "0.2.0"
 
 from linked_neurons import activations, normalizations, ops
 from linked_neurons.layers import (
+    AHAF,
     IEBN,
+    LEAF,
     LKSELU,
     SELU,
     AttentiveNormalization,
@@ -25,6 +28,8 @@ from linked_neurons.layers import (
 )
 
 __all__ = [
+    "AHAF",
+    "LEAF",
     "IEBN",
     "AttentiveNormalization",
     "SELU",

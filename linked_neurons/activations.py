@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import keras
 
-from linked_neurons.layers import LKSELU, SELU, LKPReLU, LKReLU, LKSwish, Mish, Swish
+from linked_neurons.layers import AHAF, LEAF, LKSELU, SELU, LKPReLU, LKReLU, LKSwish, Mish, Swish
 
 
 @dataclass(frozen=True)
@@ -201,3 +201,6 @@ register("swish", Swish, takes_axis=True, aliases=("silu",))
 register("relu", keras.layers.ReLU)
 register("prelu", keras.layers.PReLU)
 register("leakyrelu", lambda **kw: keras.layers.LeakyReLU(**{"negative_slope": 0.2, **kw}))
+# Learnable activations: one parameter set per neuron by default.
+register("leaf", LEAF, takes_axis=True)
+register("ahaf", AHAF, takes_axis=True)

@@ -348,7 +348,8 @@ class LayerChecker:
         x = random_input(last_shape, seed).astype("float32")
         last = self.built(case, shape=last_shape)
         extra = {}
-        if case.kwargs.get("shared_axes") is not None:  # the same axes, renumbered
+        # the same axes, renumbered (keywords such as "spatial" follow `axis` by themselves)
+        if isinstance(case.kwargs.get("shared_axes"), (list, tuple)):
             extra["shared_axes"] = [perm.index(a % len(perm)) for a in case.kwargs["shared_axes"]]
         first = self.built(case, shape=first_shape, axis=1, **extra) if case.has_axis else last
         if case.has_axis:

@@ -13,6 +13,9 @@ Experiments:
   LK-PReLU, LK-SELU, LK-Swish and Mish (:func:`run_compare`).
 - ``selu``: activation histograms of the SELU-study CNN with ReLU, leaky ReLU,
   SELU and linked activations (:func:`linked_neurons.experiments.selu.run_selu`).
+- ``leaf``: LEAF and AHAF against fixed activations on LeNet-5 and KerasNet,
+  with the P24Sl and DSPT training procedures
+  (:func:`linked_neurons.experiments.leaf.run_leaf`).
 
 Adding an experiment: write a module ``linked_neurons/experiments/NAME.py``
 with ``register(subparsers)``, which adds its ``argparse`` sub-parser and
@@ -24,6 +27,6 @@ tables and plots are in :mod:`linked_neurons.experiments.common`.
 from linked_neurons.experiments.compare import run_compare
 
 #: Experiment modules, in the order ``--help`` lists them.
-EXPERIMENTS = ("compare", "selu")
+EXPERIMENTS = ("compare", "selu", "leaf")
 
 __all__ = ["EXPERIMENTS", "run_compare"]

@@ -2,6 +2,7 @@
 
 from linked_neurons.layers.activations import SELU, Mish, Swish
 from linked_neurons.layers.base import ActivationLayer, ChannelActivationLayer
+from linked_neurons.layers.learnable import AHAF, LEAF, LearnableActivation
 from linked_neurons.layers.linked import LKSELU, Linked, LKPReLU, LKReLU, LKSwish
 from linked_neurons.layers.normalization import (
     IEBN,
@@ -10,6 +11,9 @@ from linked_neurons.layers.normalization import (
 )
 
 __all__ = [
+    "AHAF",
+    "LEAF",
+    "LearnableActivation",
     "SELU",
     "IEBN",
     "ActivationLayer",
