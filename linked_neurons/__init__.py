@@ -11,7 +11,7 @@ Every layer is registered as Keras-serializable and has a string name in
 
 __version__ = "0.2.0"
 
-from linked_neurons import activations, normalizations, ops
+from linked_neurons import activations, normalizations, ops, optimizers
 from linked_neurons.layers import (
     AHAF,
     IEBN,
@@ -44,4 +44,5 @@ __all__ = [
     "activations",
     "normalizations",
     "ops",
+    "optimizers",
 ]

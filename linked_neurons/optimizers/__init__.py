@@ -1,0 +1,34 @@
+"""Optimizers for Keras 3: :class:`RAdam` and the :class:`Lookahead` wrapper.
+
+Both are ``keras.optimizers.Optimizer`` subclasses that run on the
+TensorFlow, JAX and PyTorch backends. They are registered with Keras on
+import, under ``"linked_neurons>RAdam"`` and ``"linked_neurons>Lookahead"``
+(what ``keras.optimizers.serialize`` and saved ``.keras`` files use) and
+under the short names ``"radam"`` and ``"lookahead"``, so that after
+``import linked_neurons.optimizers`` the strings work wherever Keras takes
+an optimizer name: ``keras.optimizers.get("radam")``,
+``model.compile(optimizer="radam")``, ``Lookahead("radam")``.
+
+Example:
+
+    >>> import keras
+    >>> import linked_neurons.optimizers
+    >>> type(keras.optimizers.get("radam")).__name__
+    'RAdam'
+    >>> ranger = keras.optimizers.get("lookahead")  # Lookahead(Adam())
+    >>> type(ranger.inner_optimizer).__name__, ranger.sync_period
+    ('Adam', 5)
+    >>> config = keras.optimizers.serialize(linked_neurons.optimizers.Lookahead("radam"))
+    >>> type(keras.optimizers.deserialize(config).inner_optimizer).__name__
+    'RAdam'
+"""
+
+import keras
+
+from linked_neurons.optimizers.lookahead import Lookahead
+from linked_neurons.optimizers.radam import RAdam
+
+__all__ = ["Lookahead", "RAdam"]
+
+# keras.optimizers.get resolves a bare string through the global custom objects.
+keras.saving.get_custom_objects().update({"radam": RAdam, "lookahead": Lookahead})
