@@ -1,0 +1,402 @@
+"""Mixed depthwise convolution: one depthwise kernel size per channel group."""
+
+import functools
+import math
+
+import keras
+from keras import ops
+
+_FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+def split_channels(channels, groups):
+    """Channels per group: ``channels // groups`` each, the remainder to the first.
+
+    Args:
+        channels: Positive int, the number of channels to split.
+        groups: Positive int, the number of groups; at most ``channels``.
+
+    Returns:
+        A list of ``groups`` positive ints summing to ``channels``.
+
+    Example:
+
+        >>> split_channels(16, 3)
+        [6, 5, 5]
+    """
+    if channels < groups:
+        raise ValueError(
+            f"split_channels: cannot split {channels} channels into {groups} non-empty "
+            f"groups; expected at least {groups} channels."
+        )
+    base = channels // groups
+    return [base + channels - base * groups] + [base] * (groups - 1)
+
+
+def _pair(value, what, kind):
+    if isinstance(value, bool):
+        raise TypeError(f"{kind}: `{what}` must be an int or a pair of ints, got {value!r}.")
+    if isinstance(value, int):
+        value = (value, value)
+    try:
+        pair = tuple(value)
+    except TypeError:
+        raise TypeError(
+            f"{kind}: `{what}` must be an int or a pair of ints, got {value!r}."
+        ) from None
+    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
+        raise TypeError(f"{kind}: `{what}` must be an int or a pair of ints, got {value!r}.")
+    if min(pair) < 1:
+        raise ValueError(f"{kind}: `{what}` must be positive, got {value!r}.")
+    return pair
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_only_tensorflow():
+    """Whether the TensorFlow runtime has no GPU (its NCHW convolutions are GPU-only).
+
+    Called on the first channels_first call only (the device list is fixed
+    once TensorFlow has started).
+    """
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return not tf.config.list_logical_devices("GPU")
+
+
+@keras.saving.register_keras_serializable(package="linked_neurons")
+class MixedDepthwiseConv2D(keras.layers.Layer):
+    """Mixed depthwise 2D convolution (MixConv): several kernel sizes in one layer.
+
+    The channels are cut into ``G = len(kernel_size)`` contiguous groups; group
+    ``g`` is convolved depthwise with a ``kernel_size[g]`` kernel and the
+    results are concatenated in the same order. Every group gets
+    ``C // G`` channels and the first group also gets the remainder
+    ``C - G * (C // G)``: 16 channels over ``[3, 5, 7]`` are split
+    ``[6, 5, 5]`` and hold ``6*9 + 5*25 + 5*49 = 424`` weights. With a single
+    kernel size the layer equals ``keras.layers.DepthwiseConv2D``.
+
+    The groups are a fixed, small set known when the layer is built, so the
+    layer runs as ``G`` depthwise convolutions plus one concatenation and
+    compiles with XLA (``jit_compile=True``).
+
+    Args:
+        kernel_size: An int or a list of ints (or of ``(height, width)``
+            pairs), one per group. Default ``[3, 5, 7]``.
+        strides: Int or pair, the stride of every group (default 1).
+        padding: ``"same"`` (default) or ``"valid"``. ``"valid"`` needs equal
+            kernel sizes, since the groups' outputs must have one spatial size.
+        depth_multiplier: Positive int, output channels per input channel
+            (default 1).
+        data_format: ``"channels_last"`` (NHWC) or ``"channels_first"``
+            (NCHW); None uses ``keras.config.image_data_format()``.
+        dilation_rate: Int or pair, the dilation of every group (default 1).
+        activation: Activation applied to the output (default None).
+        use_bias: Whether to add a bias per output channel. Default False:
+            the layer is meant to be followed by a normalization.
+        depthwise_initializer: Initializer of every group's kernel.
+        bias_initializer: Initializer of the bias.
+        depthwise_regularizer: Regularizer of every group's kernel.
+        bias_regularizer: Regularizer of the bias.
+        depthwise_constraint: Constraint of every group's kernel.
+        bias_constraint: Constraint of the bias.
+        **kwargs: Base layer keyword arguments (``name``, ``dtype``, ...).
+
+    Input shape:
+        4D floating-point tensor ``(batch, rows, cols, channels)``
+        (channels_last) or ``(batch, channels, rows, cols)`` (channels_first),
+        with a known number of channels, at least ``len(kernel_size)``.
+
+    Output shape:
+        4D tensor with ``channels * depth_multiplier`` channels and the
+        spatial size of a convolution with these strides and padding.
+
+    Example:
+
+        >>> import keras
+        >>> from linked_neurons.layers.convolutional import MixedDepthwiseConv2D
+        >>> layer = MixedDepthwiseConv2D([3, 5, 7], strides=2)
+        >>> y = layer(keras.ops.ones((2, 32, 32, 16)))
+        >>> tuple(y.shape), layer.group_channels, layer.count_params()
+        ((2, 16, 16, 16), [6, 5, 5], 424)
+
+    Reference:
+        Tan & Le, *MixConv: Mixed Depthwise Convolutional Kernels*, BMVC 2019,
+        arXiv:1907.09595.
+    """
+
+    def __init__(
+        self,
+        kernel_size=(3, 5, 7),
+        strides=1,
+        padding="same",
+        depth_multiplier=1,
+        data_format=None,
+        dilation_rate=1,
+        activation=None,
+        use_bias=False,
+        depthwise_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        depthwise_regularizer=None,
+        bias_regularizer=None,
+        depthwise_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        kind = self._kind()
+        if isinstance(kernel_size, int) and not isinstance(kernel_size, bool):
+            kernel_size = [kernel_size]
+        if not isinstance(kernel_size, (list, tuple)) or not kernel_size:
+            raise TypeError(
+                f"{kind}: `kernel_size` must be an int or a non-empty list of ints "
+                f"(or of (height, width) pairs), got {kernel_size!r}."
+            )
+        self._kernels = [_pair(k, "kernel_size", kind) for k in kernel_size]
+        self.kernel_size = tuple(kh if kh == kw else (kh, kw) for kh, kw in self._kernels)
+        self.strides = _pair(strides, "strides", kind)
+        self.dilation_rate = _pair(dilation_rate, "dilation_rate", kind)
+        if not isinstance(padding, str) or padding.lower() not in ("same", "valid"):
+            raise ValueError(f"{kind}: `padding` must be 'same' or 'valid', got {padding!r}.")
+        self.padding = padding.lower()
+        if self.padding == "valid" and len(set(self._kernels)) > 1:
+            raise ValueError(
+                f"{kind}: padding 'valid' needs equal kernel sizes (the groups' outputs "
+                f"must have one spatial size), got kernel_size={list(self.kernel_size)}. "
+                f"Use padding='same'."
+            )
+        if data_format is None:
+            data_format = keras.config.image_data_format()
+        if data_format not in ("channels_last", "channels_first"):
+            raise ValueError(
+                f"{kind}: `data_format` must be 'channels_last' or 'channels_first', got "
+                f"{data_format!r}."
+            )
+        self.data_format = data_format
+        if (
+            isinstance(depth_multiplier, bool)
+            or not isinstance(depth_multiplier, int)
+            or depth_multiplier < 1
+        ):
+            raise ValueError(
+                f"{kind}: `depth_multiplier` must be a positive int, got {depth_multiplier!r}."
+            )
+        self.depth_multiplier = depth_multiplier
+        if not isinstance(use_bias, bool):
+            raise TypeError(f"{kind}: `use_bias` must be a bool, got {use_bias!r}.")
+        self.use_bias = use_bias
+        self.activation = keras.activations.get(activation)
+        self.depthwise_initializer = keras.initializers.get(depthwise_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.depthwise_regularizer = keras.regularizers.get(depthwise_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.depthwise_constraint = keras.constraints.get(depthwise_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self.group_channels = None
+
+    def _kind(self):
+        return f"MixedDepthwiseConv2D layer '{self.name}'"
+
+    @property
+    def _channel_axis(self):
+        return -1 if self.data_format == "channels_last" else 1
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(
+                f"{self._kind()} expects a 4D input (batch, rows, cols, channels) or "
+                f"(batch, channels, rows, cols), got shape {tuple(input_shape)}."
+            )
+        channels = input_shape[self._channel_axis]
+        if channels is None:
+            raise ValueError(
+                f"{self._kind()} needs a known number of channels (axis "
+                f"{self._channel_axis}), got input shape {tuple(input_shape)}."
+            )
+        groups = len(self._kernels)
+        if channels < groups:
+            raise ValueError(
+                f"{self._kind()}: {groups} kernel sizes need at least {groups} channels, "
+                f"got {channels} (input shape {tuple(input_shape)})."
+            )
+        self.group_channels = split_channels(int(channels), groups)
+        self.input_spec = keras.InputSpec(ndim=4, axes={self._channel_axis: channels})
+        self.kernels = [
+            self.add_weight(
+                name=f"kernel_{i}",
+                shape=(kh, kw, c, self.depth_multiplier),
+                initializer=self.depthwise_initializer,
+                regularizer=self.depthwise_regularizer,
+                constraint=self.depthwise_constraint,
+            )
+            for i, ((kh, kw), c) in enumerate(zip(self._kernels, self.group_channels))
+        ]
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias",
+                shape=(int(channels) * self.depth_multiplier,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        self.built = True
+
+    def call(self, inputs):
+        dtype = keras.backend.standardize_dtype(inputs.dtype)
+        if dtype not in _FLOAT_DTYPES:
+            raise TypeError(
+                f"{self._kind()} expects a floating-point input, got dtype {dtype}."
+            )
+        data_format = self.data_format
+        x = inputs
+        # TensorFlow runs NCHW depthwise convolutions on GPU only; Keras then
+        # transposes around every call. Transpose once for all the groups.
+        transpose = data_format == "channels_first" and _cpu_only_tensorflow()
+        if transpose:
+            x = ops.transpose(x, (0, 2, 3, 1))
+            data_format = "channels_last"
+        axis = -1 if data_format == "channels_last" else 1
+        if len(self.kernels) == 1:
+            parts = [x]
+        else:
+            parts = ops.split(x, list(_cumsum(self.group_channels[:-1])), axis=axis)
+        outputs = [
+            ops.depthwise_conv(
+                part,
+                ops.cast(kernel, x.dtype),
+                strides=self.strides,
+                padding=self.padding,
+                data_format=data_format,
+                dilation_rate=self.dilation_rate,
+            )
+            for part, kernel in zip(parts, self.kernels)
+        ]
+        y = outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=axis)
+        if self.bias is not None:
+            shape = (1, 1, 1, -1) if data_format == "channels_last" else (1, -1, 1, 1)
+            y = y + ops.reshape(ops.cast(self.bias, y.dtype), shape)
+        if transpose:
+            y = ops.transpose(y, (0, 3, 1, 2))
+        if self.activation is not None:
+            y = self.activation(y)
+        return y
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(
+                f"{self._kind()} expects a 4D input, got shape {tuple(input_shape)}."
+            )
+        if self.data_format == "channels_last":
+            spatial = input_shape[1:3]
+        else:
+            spatial = input_shape[2:4]
+        sizes = []
+        for i, n in enumerate(spatial):
+            if n is None:
+                sizes.append(None)
+                continue
+            s = self.strides[i]
+            if self.padding == "same":
+                sizes.append(math.ceil(n / s))
+            else:
+                k = self._kernels[0][i]
+                span = self.dilation_rate[i] * (k - 1) + 1
+                sizes.append(max(0, (n - span) // s + 1))
+        channels = input_shape[self._channel_axis]
+        if channels is not None:
+            channels = channels * self.depth_multiplier
+        if self.data_format == "channels_last":
+            return (input_shape[0], *sizes, channels)
+        return (input_shape[0], channels, *sizes)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "kernel_size": [k if isinstance(k, int) else list(k) for k in self.kernel_size],
+                "strides": list(self.strides),
+                "padding": self.padding,
+                "depth_multiplier": self.depth_multiplier,
+                "data_format": self.data_format,
+                "dilation_rate": list(self.dilation_rate),
+                "activation": keras.activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "depthwise_initializer": keras.initializers.serialize(
+                    self.depthwise_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "depthwise_regularizer": keras.regularizers.serialize(
+                    self.depthwise_regularizer
+                ),
+                "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+                "depthwise_constraint": keras.constraints.serialize(self.depthwise_constraint),
+                "bias_constraint": keras.constraints.serialize(self.bias_constraint),
+            }
+        )
+        return config
+
+
+def _cumsum(values):
+    total = 0
+    for v in values:
+        total += v
+        yield total
+
+
+@keras.saving.register_keras_serializable(package="linked_neurons")
+class ChannelsFirstConv2D(keras.layers.Conv2D):
+    """``keras.layers.Conv2D`` whose channels_first form also runs on TensorFlow's CPU.
+
+    TensorFlow has no NCHW ``Conv2D`` kernel for the CPU (outside XLA), so a
+    channels_first ``keras.layers.Conv2D`` fails there unless the model is
+    compiled with ``jit_compile=True``. This layer takes the same arguments
+    and holds the same weights; on a TensorFlow runtime without GPU it
+    computes a channels_first convolution as a channels_last one between two
+    transposes (a 1x1 convolution with stride 1 as a contraction over the
+    channel axis, with no transpose). Everywhere else it is
+    ``keras.layers.Conv2D``. The model builder uses it for channels_first
+    models.
+
+    Args:
+        filters: Number of output channels.
+        kernel_size: Int or pair.
+        **kwargs: Every other ``keras.layers.Conv2D`` argument.
+
+    Input shape:
+        4D tensor, as for ``keras.layers.Conv2D``.
+
+    Output shape:
+        4D tensor, as for ``keras.layers.Conv2D``.
+
+    Example:
+
+        >>> import keras
+        >>> from linked_neurons.layers.convolutional import ChannelsFirstConv2D
+        >>> layer = ChannelsFirstConv2D(4, 3, strides=2, padding="same",
+        ...                             data_format="channels_first")
+        >>> tuple(layer(keras.ops.ones((2, 3, 16, 16))).shape)
+        (2, 4, 8, 8)
+    """
+
+    def convolution_op(self, inputs, kernel):
+        if self.data_format != "channels_first" or not _cpu_only_tensorflow():
+            return super().convolution_op(inputs, kernel)
+        if (
+            self.kernel_size == (1, 1)
+            and self.strides == (1, 1)
+            and self.groups == 1
+            and self.padding in ("same", "valid")
+        ):
+            return ops.einsum("nchw,co->nohw", inputs, kernel[0, 0])
+        x = ops.transpose(inputs, (0, 2, 3, 1))
+        y = ops.conv(
+            x,
+            kernel,
+            strides=list(self.strides),
+            padding=self.padding,
+            dilation_rate=self.dilation_rate,
+            data_format="channels_last",
+        )
+        return ops.transpose(y, (0, 3, 1, 2))

@@ -1,0 +1,301 @@
+"""MixedDepthwiseConv2D (SPEC §7): channel split, reference values, Keras integration."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+from conftest import BACKEND, LayerCase, random_input
+from keras import ops
+
+from linked_neurons.layers.convolutional import MixedDepthwiseConv2D, split_channels
+
+
+# ----------------------------------------------------------------------------- reference
+def _np_depthwise(x, kernel, strides, padding, dilation):
+    """float64 NHWC depthwise conv; kernel (kh, kw, C, M) -> C*M channels (c-major)."""
+    n, h, w, c = x.shape
+    kh, kw, _, m = kernel.shape
+    out_sizes, pads = [], []
+    for size, k, s, d in ((h, kh, strides[0], dilation[0]), (w, kw, strides[1], dilation[1])):
+        span = d * (k - 1) + 1
+        if padding == "same":
+            out = math.ceil(size / s)
+            total = max((out - 1) * s + span - size, 0)
+            pads.append((total // 2, total - total // 2))
+        else:
+            out = (size - span) // s + 1
+            pads.append((0, 0))
+        out_sizes.append(out)
+    xp = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+    y = np.zeros((n, out_sizes[0], out_sizes[1], c, m))
+    for i in range(kh):
+        for j in range(kw):
+            r0, c0 = i * dilation[0], j * dilation[1]
+            patch = xp[
+                :,
+                r0 : r0 + strides[0] * (out_sizes[0] - 1) + 1 : strides[0],
+                c0 : c0 + strides[1] * (out_sizes[1] - 1) + 1 : strides[1],
+                :,
+            ]
+            y += patch[..., None] * kernel[i, j][None, None, None]
+    return y.reshape(n, out_sizes[0], out_sizes[1], c * m)
+
+
+def mixed_reference(kernel_sizes, strides=1, padding="same", dilation=1, multiplier=1,
+                    use_bias=False):
+    """Independent float64 formula of SPEC §7: split, one depthwise conv per group, concat."""
+    strides = (strides, strides) if isinstance(strides, int) else tuple(strides)
+    dilation = (dilation, dilation) if isinstance(dilation, int) else tuple(dilation)
+
+    def reference(x, weights, axis):
+        channels = x.shape[-1]
+        groups = len(kernel_sizes)
+        base = channels // groups
+        sizes = [channels - base * (groups - 1)] + [base] * (groups - 1)
+        outs, start = [], 0
+        for g, size in enumerate(sizes):
+            kernel = weights[g]
+            k = kernel_sizes[g]
+            assert kernel.shape == (k, k, size, multiplier)
+            outs.append(
+                _np_depthwise(x[..., start : start + size], kernel, strides, padding, dilation)
+            )
+            start += size
+        y = np.concatenate(outs, axis=-1)
+        if use_bias:
+            y = y + weights[groups]
+        return y
+
+    return reference
+
+
+CASES = [
+    LayerCase(MixedDepthwiseConv2D, mixed_reference([3, 5, 7]),
+              kwargs={"kernel_size": [3, 5, 7]}, input_shape=(2, 9, 8, 16), has_axis=False,
+              id="k357"),
+    LayerCase(MixedDepthwiseConv2D, mixed_reference([3, 5], strides=2, multiplier=2,
+                                                    use_bias=True),
+              kwargs={"kernel_size": [3, 5], "strides": 2, "depth_multiplier": 2,
+                      "use_bias": True},
+              input_shape=(2, 9, 10, 7), has_axis=False, id="k35-s2-m2-bias"),
+    LayerCase(MixedDepthwiseConv2D, mixed_reference([3, 3], padding="valid", dilation=2),
+              kwargs={"kernel_size": [3, 3], "padding": "valid", "dilation_rate": 2},
+              input_shape=(2, 9, 9, 5), has_axis=False, id="k33-valid-d2"),
+    LayerCase(MixedDepthwiseConv2D, mixed_reference([3, 5, 7, 9]),
+              kwargs={"kernel_size": [3, 5, 7, 9]}, input_shape=(2, 10, 10, 11),
+              has_axis=False, id="k3579"),
+]
+each = pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+
+
+# ----------------------------------------------------------------------------- split
+def test_split_of_spec_and_weight_count():
+    assert split_channels(16, 3) == [6, 5, 5]
+    layer = MixedDepthwiseConv2D([3, 5, 7])
+    layer.build((None, 8, 8, 16))
+    assert layer.group_channels == [6, 5, 5]
+    assert [tuple(k.shape) for k in layer.kernels] == [(3, 3, 6, 1), (5, 5, 5, 1), (7, 7, 5, 1)]
+    assert layer.count_params() == 424 == 6 * 9 + 5 * 25 + 5 * 49
+
+
+@pytest.mark.parametrize("channels,groups", [(3, 3), (4, 3), (17, 4), (100, 4), (9, 1)])
+def test_split_rule(channels, groups):
+    sizes = split_channels(channels, groups)
+    assert sum(sizes) == channels and len(sizes) == groups
+    assert sizes[1:] == [channels // groups] * (groups - 1)
+
+
+# ----------------------------------------------------------------------------- numerics
+@each
+def test_reference_float64(checker, case):
+    checker.check_reference(case, "float64")
+
+
+@each
+def test_reference_float32(checker, case):
+    checker.check_reference(case, "float32")
+
+
+@each
+def test_finite_difference_gradients(checker, case):
+    checker.check_finite_difference(case)
+
+
+def test_equals_depthwise_conv_for_equal_kernels():
+    x = random_input((2, 8, 8, 6)).astype("float32")
+    mixed = MixedDepthwiseConv2D([3, 3])
+    mixed.build(x.shape)
+    rng = np.random.default_rng(0)
+    mixed.set_weights([rng.normal(size=tuple(k.shape)).astype("float32") for k in mixed.kernels])
+    plain = keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False)
+    plain.build(x.shape)
+    plain.set_weights([np.concatenate(mixed.get_weights(), axis=2)])
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(mixed(x)), ops.convert_to_numpy(plain(x)), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_single_kernel_size_is_a_depthwise_conv():
+    layer = MixedDepthwiseConv2D(5)
+    y = layer(np.ones((1, 6, 6, 4), "float32"))
+    assert layer.group_channels == [4] and layer.count_params() == 100
+    assert tuple(y.shape) == (1, 6, 6, 4)
+
+
+# ----------------------------------------------------------------------------- Keras
+@each
+def test_config_round_trip(checker, case):
+    checker.check_config(case)
+
+
+@each
+def test_keras_file_round_trip(checker, case, tmp_path):
+    checker.check_saving(case, tmp_path)
+
+
+@each
+def test_sequential_and_functional(checker, case):
+    checker.check_sequential_and_functional(case)
+
+
+@each
+def test_compiled_training_step(checker, case):
+    checker.check_training_step(case)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision(checker, policy):
+    """float32 variables, outputs in the compute dtype, within rounding of the reference.
+
+    A convolution sums up to 49 products, so the rounding error scales with the
+    sum of their magnitudes (the reference applied to |x| and |w|), not with
+    the output itself.
+    """
+    case = CASES[0]
+    keras.config.set_dtype_policy(policy)
+    layer = case.make()
+    layer.build(case.input_shape)
+    checker.randomize(case, layer)
+    assert all(keras.backend.standardize_dtype(w.dtype) == "float32" for w in layer.weights)
+    x = random_input(case.input_shape, seed=4)
+    compute = policy.split("_")[1]
+    y = layer(x.astype("float32"))
+    assert keras.backend.standardize_dtype(y.dtype) == compute
+    y = ops.convert_to_numpy(ops.cast(y, "float32")).astype("float64")
+
+    def rounded(a):
+        return ops.convert_to_numpy(ops.cast(ops.cast(a, compute), "float32")).astype("float64")
+
+    x_c = rounded(x)
+    w_c = [rounded(w) for w in layer.weights]
+    expected = case.reference(x_c, w_c, -1)
+    magnitude = case.reference(np.abs(x_c), [np.abs(w) for w in w_c], -1)
+    unit = 2.0**-10 if compute == "float16" else 2.0**-7
+    assert np.all(np.isfinite(y))
+    assert np.all(np.abs(y - expected) <= 4 * unit * magnitude + 1e-6)
+    # and it is not a float32 computation rounded at the end only by accident
+    assert np.max(np.abs(y - expected)) > 0
+
+
+def test_unknown_sizes(checker):
+    checker.check_unknown_sizes(CASES[0])
+
+
+@each
+def test_compute_output_shape_matches_call(case):
+    layer = case.make()
+    y = layer(random_input(case.input_shape).astype("float32"))
+    assert layer.compute_output_shape(case.input_shape) == tuple(y.shape)
+    assert layer.compute_output_shape((None, None, None, case.input_shape[-1]))[1:3] == (
+        None,
+        None,
+    )
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"strides": 2, "depth_multiplier": 2, "use_bias": True}])
+def test_channels_first_equals_channels_last(kwargs):
+    x = random_input((2, 9, 10, 7), seed=3).astype("float32")
+    last = MixedDepthwiseConv2D([3, 5, 7], data_format="channels_last", **kwargs)
+    last.build(x.shape)
+    rng = np.random.default_rng(1)
+    weights = [rng.normal(size=tuple(w.shape)).astype("float32") for w in last.weights]
+    last.set_weights(weights)
+    first = MixedDepthwiseConv2D([3, 5, 7], data_format="channels_first", **kwargs)
+    x_first = np.transpose(x, (0, 3, 1, 2))
+    first.build(x_first.shape)
+    first.set_weights(weights)  # kernels are (kh, kw, C, M) in both layouts
+    y_last = ops.convert_to_numpy(last(x))
+    y_first = ops.convert_to_numpy(first(x_first))
+    np.testing.assert_allclose(np.transpose(y_last, (0, 3, 1, 2)), y_first, rtol=1e-5, atol=1e-5)
+    assert first.compute_output_shape(x_first.shape) == y_first.shape
+    # Compiled (XLA on TensorFlow and JAX) as well.
+    model = keras.Sequential([keras.Input(x_first.shape[1:]), first])
+    model.compile(loss="mse", jit_compile=BACKEND != "torch")
+    np.testing.assert_allclose(
+        model.predict(x_first, verbose=0), y_first, rtol=1e-5, atol=1e-5
+    )
+
+
+def test_gradient_flows_to_every_group_kernel():
+    layer = MixedDepthwiseConv2D([3, 5, 7], strides=2)
+    x = random_input((2, 8, 8, 16)).astype("float32")
+    layer.build(x.shape)
+    weights = [ops.convert_to_numpy(w) for w in layer.trainable_weights]
+
+    def loss(*w):
+        y, _ = layer.stateless_call(list(w), [], x)
+        return ops.sum(ops.square(y))
+
+    from conftest import value_and_grads
+
+    _, grads = value_and_grads(loss, weights)
+    assert all(np.all(np.isfinite(g)) and np.any(g != 0) for g in grads)
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_bad_arguments():
+    name = "MixedDepthwiseConv2D"
+    with pytest.raises(TypeError, match=f"{name}.*kernel_size"):
+        MixedDepthwiseConv2D("3")
+    with pytest.raises(TypeError, match=f"{name}.*kernel_size"):
+        MixedDepthwiseConv2D([])
+    with pytest.raises(ValueError, match=f"{name}.*kernel_size.*positive"):
+        MixedDepthwiseConv2D([3, 0])
+    with pytest.raises(ValueError, match=f"{name}.*padding"):
+        MixedDepthwiseConv2D([3, 5], padding="causal")
+    with pytest.raises(ValueError, match=f"{name}.*'valid' needs equal kernel sizes"):
+        MixedDepthwiseConv2D([3, 5], padding="valid")
+    with pytest.raises(ValueError, match=f"{name}.*data_format"):
+        MixedDepthwiseConv2D([3], data_format="NHWC")
+    with pytest.raises(ValueError, match=f"{name}.*depth_multiplier"):
+        MixedDepthwiseConv2D([3], depth_multiplier=0)
+    with pytest.raises(ValueError, match=f"{name}.*strides.*positive"):
+        MixedDepthwiseConv2D([3], strides=0)
+    with pytest.raises(TypeError, match=f"{name}.*use_bias"):
+        MixedDepthwiseConv2D([3], use_bias="no")
+
+
+def test_bad_inputs():
+    name = "MixedDepthwiseConv2D"
+    with pytest.raises(ValueError, match=f"{name}.*3 kernel sizes need at least 3 channels, got 2"):
+        MixedDepthwiseConv2D([3, 5, 7])(np.ones((1, 8, 8, 2), "float32"))
+    with pytest.raises(ValueError, match=f"{name}.*4D input"):
+        MixedDepthwiseConv2D([3, 5])(np.ones((1, 8, 4), "float32"))
+    with pytest.raises(ValueError, match=f"{name}.*known number of channels"):
+        MixedDepthwiseConv2D([3, 5])(keras.Input((8, 8, None)))
+    with pytest.raises(TypeError, match=f"{name}.*floating-point.*int32"):
+        MixedDepthwiseConv2D([3, 5])(np.ones((1, 8, 8, 4), "int32"))
+    layer = MixedDepthwiseConv2D([3, 5])
+    layer(np.ones((1, 8, 8, 4), "float32"))
+    with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 4"):
+        layer(np.ones((1, 8, 8, 5), "float32"))
+
+
+def test_docstring_examples():
+    import doctest
+
+    import linked_neurons.layers.convolutional as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
