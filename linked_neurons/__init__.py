@@ -3,8 +3,12 @@
 Linked neurons (``LKReLU``, ``LKPReLU``, ``LKSELU``, ``LKSwish``, ``Linked``)
 concatenate ``f(x)`` and ``f(-x)`` so every input keeps a gradient, letting
 deep networks train without batch normalisation. ``SELU``, ``Mish`` and
-``Swish`` complete the set; ``LEAF`` and ``AHAF`` learn their shape;
-``AttentiveNormalization`` and ``IEBN`` replace ``BatchNormalization``.
+``Swish`` complete the set; ``LEAF`` and ``AHAF`` learn their shape, ``NeuralActivation`` and
+``InterpolatedActivation`` hold several learned curves;
+``AttentiveNormalization`` and ``IEBN`` replace ``BatchNormalization``;
+``MixedDepthwiseConv2D`` mixes depthwise kernel sizes and
+:mod:`linked_neurons.efficientmixnet` builds EfficientNet/MixNet models from
+all of them (``EfficientNetBuilder``).
 Every layer is registered as Keras-serializable and has a string name in
 :mod:`linked_neurons.activations` or :mod:`linked_neurons.normalizations`.
 """
@@ -12,6 +16,7 @@ Every layer is registered as Keras-serializable and has a string name in
 __version__ = "0.2.0"
 
 from linked_neurons import activations, normalizations, ops, optimizers
+from linked_neurons.efficientmixnet import BlockArgs, EfficientNetBuilder
 from linked_neurons.layers import (
     AHAF,
     IEBN,
@@ -19,11 +24,14 @@ from linked_neurons.layers import (
     LKSELU,
     SELU,
     AttentiveNormalization,
+    InterpolatedActivation,
     Linked,
     LKPReLU,
     LKReLU,
     LKSwish,
     Mish,
+    MixedDepthwiseConv2D,
+    NeuralActivation,
     Swish,
 )
 
@@ -31,7 +39,12 @@ __all__ = [
     "AHAF",
     "LEAF",
     "IEBN",
+    "InterpolatedActivation",
+    "NeuralActivation",
     "AttentiveNormalization",
+    "BlockArgs",
+    "EfficientNetBuilder",
+    "MixedDepthwiseConv2D",
     "SELU",
     "LKPReLU",
     "LKReLU",
@@ -42,6 +55,7 @@ __all__ = [
     "Swish",
     "__version__",
     "activations",
+    "efficientmixnet",
     "normalizations",
     "ops",
     "optimizers",

@@ -204,3 +204,8 @@ register("leakyrelu", lambda **kw: keras.layers.LeakyReLU(**{"negative_slope": 0
 # Learnable activations: one parameter set per neuron by default.
 register("leaf", LEAF, takes_axis=True)
 register("ahaf", AHAF, takes_axis=True)
+# Diverse learnable activations (SPEC §4); imported here, after the registry exists.
+from linked_neurons.layers.diversity import InterpolatedActivation, NeuralActivation  # noqa: E402
+
+register("neural", NeuralActivation, takes_axis=True, aliases=("neuralactivation",))
+register("interpolated", InterpolatedActivation, takes_axis=True)

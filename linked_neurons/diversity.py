@@ -1,0 +1,577 @@
+"""Meta-learning of diverse activations and the validation study (SPEC §4).
+
+:func:`meta_learn` learns the K sub-networks of a
+:class:`~linked_neurons.layers.diversity.NeuralActivation` the DiversityNN
+way. Every outer step
+
+1. creates a fresh classifier ``n_in → inner_hidden → n_classes`` (the
+   hidden units cut into K blocks, block k activated by ``g_k``) with
+   PyTorch-style uniform init;
+2. trains it from scratch for ``inner_epochs`` epochs of mini-batches with an
+   RMSprop-like update whose square average starts at 1::
+
+       s ← decay · s + (1 − decay) · g²;   w ← w − lr · g / (√s + eps)
+
+3. takes the outer loss as the mean of the inner training losses and its
+   gradient with respect to the sub-network weights through the whole
+   unrolled inner loop (second order: the inner gradients are themselves
+   differentiated) or, with ``first_order=True``, with the inner weights
+   treated as constants (only the direct dependence of each loss on the
+   activations is differentiated);
+4. clips that meta-gradient elementwise to ``±clip`` and applies SGD with
+   momentum (``buf ← μ · buf + g``; ``θ ← θ − lr · buf``).
+
+Backends: the unrolled differentiation needs nested automatic
+differentiation. It is implemented for TensorFlow (nested
+``tf.GradientTape``, the default backend), JAX (``jax.value_and_grad``, the
+outer step compiled with ``jax.jit``) and PyTorch
+(``torch.autograd.grad(create_graph=True)``); another backend raises a
+``NotImplementedError``. The layers themselves work on every backend.
+
+:func:`validate` then compares, over several seeds and with the same
+optimizer and epochs, a classifier using all K learned activations (mixed, one
+block each), a classifier using each learned activation alone, and the pure
+base activation.
+"""
+
+import dataclasses
+import math
+import time
+
+import keras
+import numpy as np
+from keras import ops
+
+from linked_neurons.layers.diversity import (
+    InterpolatedActivation,
+    NeuralActivation,
+    block_assignment,
+    neural_activation,
+    resolve_base,
+)
+
+#: The DiversityNN defaults (SPEC §4).
+PAPER_DEFAULTS = {
+    "outer_steps": 300,
+    "inner_epochs": 5,
+    "batch_size": 200,
+    "inner_hidden": 200,
+    "inner_lr": 0.01,
+    "inner_decay": 0.8,
+    "inner_eps": 1e-8,
+    "outer_lr": 0.4,
+    "outer_momentum": 0.8,
+    "clip": 0.1,
+}
+
+
+# ----------------------------------------------------------------------------- autodiff
+class _Autodiff:
+    """The few differentiation primitives the unrolled loop needs, per backend."""
+
+    def __init__(self, backend, first_order):
+        self.backend = backend
+        self.first_order = first_order
+        if backend not in ("tensorflow", "jax", "torch"):
+            raise NotImplementedError(
+                f"meta_learn: differentiating through the unrolled inner loop needs nested "
+                f"automatic differentiation, available here for the TensorFlow, JAX and "
+                f"PyTorch backends; the active Keras backend is {backend!r}."
+            )
+
+    def tensor(self, value, dtype, watch=False):
+        t = ops.convert_to_tensor(np.asarray(value, dtype=dtype))
+        if self.backend == "torch" and watch:
+            t = t.detach().clone().requires_grad_(True)
+        return t
+
+    def value_and_grad(self, fn, params):
+        """``fn(params)`` and its gradient; recorded for the outer gradient."""
+        if self.backend == "tensorflow":
+            import tensorflow as tf
+
+            with tf.GradientTape() as tape:
+                tape.watch(params)
+                loss = fn(params)
+            return loss, tape.gradient(loss, params)
+        if self.backend == "jax":
+            import jax
+
+            return jax.value_and_grad(fn)(params)
+        import torch
+
+        loss = fn(params)
+        grads = torch.autograd.grad(loss, params, create_graph=not self.first_order,
+                                    retain_graph=True)
+        return loss, list(grads)
+
+    def stop(self, values, keep_watch=False):
+        if self.backend == "tensorflow":
+            import tensorflow as tf
+
+            return [tf.stop_gradient(v) for v in values]
+        if self.backend == "jax":
+            import jax
+
+            return [jax.lax.stop_gradient(v) for v in values]
+        out = [v.detach() for v in values]
+        return [v.requires_grad_(True) for v in out] if keep_watch else out
+
+    def outer_value_and_grad(self, fn, theta):
+        """``fn(theta)`` (a tuple whose first item is the loss) and d loss / d theta."""
+        if self.backend == "tensorflow":
+            import tensorflow as tf
+
+            with tf.GradientTape() as tape:
+                tape.watch(theta)
+                out = fn(theta)
+            return out, tape.gradient(out[0], theta)
+        if self.backend == "jax":
+            import jax
+
+            (loss, aux), grads = jax.value_and_grad(
+                lambda th: (lambda r: (r[0], r[1:]))(fn(th)), has_aux=True)(theta)
+            return (loss, *aux), grads
+        import torch
+
+        out = fn(theta)
+        grads = torch.autograd.grad(out[0], theta)
+        return out, list(grads)
+
+
+# ----------------------------------------------------------------------------- inner model
+def init_classifier(rng, sizes, dtype="float32"):
+    """PyTorch ``Linear``-style init: ``W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))``.
+
+    Args:
+        rng: ``numpy.random.Generator``.
+        sizes: Layer sizes, e.g. ``(40, 200, 10)``.
+
+    Returns:
+        ``[W1, b1, W2, b2, ...]`` NumPy arrays.
+    """
+    params = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1.0 / math.sqrt(fan_in)
+        params.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype))
+        params.append(rng.uniform(-bound, bound, (fan_out,)).astype(dtype))
+    return params
+
+
+@dataclasses.dataclass
+class _Spec:
+    assignment: np.ndarray
+    base_fn: object
+    residual_scale: float
+    hidden_activation: str
+
+
+def classifier_logits(params, theta, x, spec):
+    """Logits of the inner classifier ``x → Dense → g → Dense``."""
+    w1, b1, w2, b2 = params
+    # einsum rather than matmul: Keras' torch matmul evaluates float64 in float32
+    h = ops.einsum("nd,dh->nh", x, w1) + b1
+    a = neural_activation(h, *theta, spec.assignment, spec.base_fn, spec.residual_scale,
+                          spec.hidden_activation, axis=-1, fused=False)
+    return ops.einsum("nh,hc->nc", a, w2) + b2
+
+
+def cross_entropy(logits, labels):
+    """Mean sparse softmax cross-entropy (kept in the logits' dtype)."""
+    logp = ops.log_softmax(logits, axis=-1)
+    onehot = ops.one_hot(ops.cast(labels, "int32"), logits.shape[-1], dtype=logits.dtype)
+    # sum / n rather than ops.mean, which evaluates float64 in float32 on JAX
+    return -ops.sum(onehot * logp) / logits.shape[0]
+
+
+def unrolled_loss(theta, params, batches, spec, autodiff, lr=0.01, decay=0.8, eps=1e-8):
+    """Trains the inner classifier on ``batches`` and returns the mean training loss.
+
+    Args:
+        theta: ``[w1, b1, w2, b2]`` of the K sub-networks (the outer weights).
+        params: Initial inner weights ``[W1, b1, W2, b2]``.
+        batches: List of ``(x, y)`` tensors, one per inner step.
+        spec: Activation settings.
+        autodiff: The backend's differentiation primitives.
+        lr, decay, eps: The RMSprop-like inner update.
+
+    Returns:
+        ``(mean loss, final inner weights)``.
+    """
+    squares = [ops.ones_like(p) for p in params]
+    losses = []
+    for xb, yb in batches:
+        def inner(p, xb=xb, yb=yb):
+            return cross_entropy(classifier_logits(p, theta, xb, spec), yb)
+
+        loss, grads = autodiff.value_and_grad(inner, params)
+        if autodiff.first_order:
+            grads = autodiff.stop(grads)
+        squares = [decay * s + (1.0 - decay) * ops.square(g) for s, g in zip(squares, grads)]
+        params = [p - lr * g / (ops.sqrt(s) + eps) for p, g, s in zip(params, grads, squares)]
+        if autodiff.first_order:
+            params = autodiff.stop(params, keep_watch=True)
+            squares = autodiff.stop(squares)
+        losses.append(loss)
+    return ops.sum(ops.stack(losses)) / len(losses), params
+
+
+def accuracy(params, theta, x, y, spec):
+    logits = classifier_logits(params, theta, x, spec)
+    pred = ops.convert_to_numpy(ops.argmax(logits, axis=-1))
+    return float(np.mean(pred == np.asarray(y)))
+
+
+# ----------------------------------------------------------------------------- meta-learning
+@dataclasses.dataclass
+class MetaLearningResult:
+    """What :func:`meta_learn` returns.
+
+    Attributes:
+        layer: The learned :class:`NeuralActivation` (built for
+            ``inner_hidden`` channels).
+        history: Dict of per-outer-step lists: ``"outer_loss"`` (mean inner
+            training loss), ``"test_accuracy"`` (of the inner classifier
+            after its training, on the test set), ``"meta_grad_norm"``
+            (global L2 norm of the unclipped meta-gradient), ``"diversity"``
+            (:meth:`NeuralActivation.diversity` after the update) and
+            ``"seconds"`` (wall time of the step).
+        config: The settings used.
+    """
+
+    layer: NeuralActivation
+    history: dict
+    config: dict
+
+    def curves(self, num_points=201, x_range=(-5.0, 5.0)):
+        """``(x, y)``: the grid and the ``(K, N)`` learned curves on it."""
+        x = np.linspace(float(x_range[0]), float(x_range[1]), int(num_points))
+        return x, np.asarray(ops.convert_to_numpy(self.layer.sample(x)), dtype="float64")
+
+    def save(self, path, num_points=201, x_range=(-5.0, 5.0)):
+        """Saves the learned curves, their x grid and metadata (``.npz`` or ``.json``)."""
+        interp = self.layer.to_interpolated(num_points=num_points, x_range=x_range)
+        metadata = {k: v for k, v in self.config.items() if _jsonable(v)}
+        metadata["final_outer_loss"] = (self.history["outer_loss"] or [None])[-1]
+        interp.save(path, metadata=metadata)
+        return path
+
+
+def _jsonable(value):
+    return isinstance(value, (str, int, float, bool, type(None), list, tuple))
+
+
+def meta_learn(
+    x_train,
+    y_train,
+    x_test=None,
+    y_test=None,
+    base="sin",
+    n_activations=2,
+    hidden_units=50,
+    hidden_activation="tanh",
+    residual_scale=0.2,
+    outer_steps=300,
+    inner_epochs=5,
+    batch_size=200,
+    inner_hidden=200,
+    inner_lr=0.01,
+    inner_decay=0.8,
+    inner_eps=1e-8,
+    outer_lr=0.4,
+    outer_momentum=0.8,
+    clip=0.1,
+    first_order=False,
+    max_inner_steps=None,
+    resample_inner=True,
+    seed=0,
+    dtype="float32",
+    verbose=1,
+    save_path=None,
+    layer=None,
+):
+    """Learns K diverse activations by meta-learning (DiversityNN defaults).
+
+    Args:
+        x_train, y_train: Training data of the inner classifiers (features
+            ``(n, d)``, integer labels ``(n,)``).
+        x_test, y_test: Data for the inner test accuracy (optional).
+        base: Base function of the sub-networks (``"sin"``, ``"tanh"``,
+            ``"elu"``...).
+        n_activations: K; must divide ``inner_hidden``.
+        hidden_units, hidden_activation, residual_scale: Sub-network
+            settings (see :class:`NeuralActivation`).
+        outer_steps: Number of outer (meta) steps (300 in the paper).
+        inner_epochs: Epochs of each inner training (5).
+        batch_size: Inner mini-batch size (200).
+        inner_hidden: Hidden width of the inner classifier (200).
+        inner_lr, inner_decay, inner_eps: RMSprop-like inner update.
+        outer_lr, outer_momentum: Outer SGD with momentum (0.4, 0.8).
+        clip: Elementwise clip of the meta-gradient (0.1).
+        first_order: Drop the second-order terms (see the module docstring).
+        max_inner_steps: Optional cap on the inner steps per outer step.
+        resample_inner: True (default, as in the paper): every outer step
+            draws a new inner initialisation and batch order. False: draws
+            them once, so that the outer loss is one fixed function of the
+            sub-network weights (for checks and ablations).
+        seed: Seed of the weights and of the batch order.
+        dtype: ``"float32"`` or ``"float64"``.
+        verbose: 0 silent, 1 one line per outer step.
+        save_path: If given, the learned curves are saved there (``.npz`` or
+            ``.json``) at the end.
+        layer: An existing :class:`NeuralActivation` to start from (its
+            weights are used and updated); default a new one.
+
+    Returns:
+        A :class:`MetaLearningResult`.
+
+    Raises:
+        NotImplementedError: On a backend without nested autodiff.
+        ValueError: For inconsistent sizes.
+
+    Example:
+
+        >>> import numpy as np
+        >>> from linked_neurons.diversity import meta_learn
+        >>> rng = np.random.default_rng(0)
+        >>> x, y = rng.normal(size=(64, 8)), rng.integers(0, 3, 64)
+        >>> result = meta_learn(x, y, n_activations=2, outer_steps=2, inner_hidden=8,
+        ...                     batch_size=32, inner_epochs=1, verbose=0)
+        >>> sorted(result.history)[:3], len(result.history["outer_loss"])
+        (['diversity', 'meta_grad_norm', 'outer_loss'], 2)
+        >>> result.layer.n_activations, result.curves(num_points=5)[1].shape
+        (2, (2, 5))
+    """
+    backend = keras.backend.backend()
+    autodiff = _Autodiff(backend, first_order)
+    x_train = np.asarray(x_train, dtype=dtype)
+    y_train = np.asarray(y_train).astype("int32")
+    if x_train.ndim != 2 or y_train.shape != (len(x_train),):
+        raise ValueError(
+            f"meta_learn: expected x_train of shape (n, d) and y_train of shape (n,), got "
+            f"{x_train.shape} and {y_train.shape}."
+        )
+    n_classes = int(max(y_train.max(), -1 if y_test is None else np.max(y_test))) + 1
+    if len(x_train) < batch_size:
+        raise ValueError(f"meta_learn: batch_size={batch_size} exceeds the {len(x_train)} "
+                         f"training samples.")
+    assignment = block_assignment(inner_hidden, n_activations, "meta_learn")
+    if layer is None:
+        layer = NeuralActivation(n_activations, hidden_units=hidden_units, base=base,
+                                 hidden_activation=hidden_activation,
+                                 residual_scale=residual_scale, seed=seed, dtype=dtype)
+    if not layer.built:
+        layer.build((None, inner_hidden))
+    _, base_fn = resolve_base(layer.base, "meta_learn")
+    spec = _Spec(assignment, base_fn, layer.residual_scale, layer.hidden_activation)
+    theta = [np.asarray(ops.convert_to_numpy(w), dtype=dtype) for w in layer.weights]
+    momentum = [np.zeros_like(t) for t in theta]
+    rng = np.random.default_rng(seed)
+    steps_per_epoch = len(x_train) // batch_size
+    n_inner = inner_epochs * steps_per_epoch
+    if max_inner_steps is not None:
+        n_inner = min(n_inner, int(max_inner_steps))
+    config = {
+        "base": layer.base, "n_activations": layer.n_activations,
+        "hidden_units": layer.hidden_units, "residual_scale": layer.residual_scale,
+        "outer_steps": outer_steps, "inner_epochs": inner_epochs, "batch_size": batch_size,
+        "inner_hidden": inner_hidden, "inner_lr": inner_lr, "inner_decay": inner_decay,
+        "inner_eps": inner_eps, "outer_lr": outer_lr, "outer_momentum": outer_momentum,
+        "clip": clip, "first_order": first_order, "inner_steps": n_inner, "seed": seed,
+        "resample_inner": resample_inner,
+        "backend": backend,
+    }
+    sizes = (x_train.shape[1], inner_hidden, n_classes)
+
+    def outer_fn(theta_t, params0, xb, yb):
+        batches = [(xb[i], yb[i]) for i in range(n_inner)]
+        loss, params = unrolled_loss(theta_t, params0, batches, spec, autodiff,
+                                     inner_lr, inner_decay, inner_eps)
+        return (loss, *params)
+
+    step_fn = _compile(backend, lambda th, p0, xb, yb: autodiff.outer_value_and_grad(
+        lambda t: outer_fn(t, p0, xb, yb), th))
+
+    history = {"outer_loss": [], "test_accuracy": [], "meta_grad_norm": [], "diversity": [],
+               "seconds": []}
+    drawn = None
+    for step in range(outer_steps):
+        start = time.perf_counter()
+        if resample_inner or drawn is None:
+            order = np.concatenate([rng.permutation(len(x_train)) for _ in range(inner_epochs)])
+            idx = order[: n_inner * batch_size].reshape(n_inner, batch_size)
+            drawn = idx, init_classifier(rng, sizes, dtype)
+        idx, init = drawn
+        params0 = [autodiff.tensor(p, dtype, watch=True) for p in init]
+        theta_t = [autodiff.tensor(t, dtype, watch=True) for t in theta]
+        xb = ops.convert_to_tensor(x_train[idx])
+        yb = ops.convert_to_tensor(y_train[idx])
+        out, grads = step_fn(theta_t, params0, xb, yb)
+        loss, final = out[0], list(out[1:])
+        grads = [np.asarray(ops.convert_to_numpy(g), dtype="float64") for g in grads]
+        norm = float(np.sqrt(sum(np.sum(g**2) for g in grads)))
+        for i, g in enumerate(grads):
+            g = np.clip(g, -clip, clip)
+            momentum[i] = outer_momentum * momentum[i] + g
+            theta[i] = (theta[i] - outer_lr * momentum[i]).astype(dtype)
+        layer.set_weights(theta)
+        acc = float("nan")
+        if x_test is not None:
+            final = autodiff.stop(final)
+            acc = accuracy(final, [ops.convert_to_tensor(t) for t in theta],
+                           ops.convert_to_tensor(np.asarray(x_test, dtype=dtype)), y_test, spec)
+        history["outer_loss"].append(float(ops.convert_to_numpy(loss)))
+        history["test_accuracy"].append(acc)
+        history["meta_grad_norm"].append(norm)
+        history["diversity"].append(layer.diversity())
+        history["seconds"].append(time.perf_counter() - start)
+        if verbose:
+            print(
+                f"meta step {step + 1}/{outer_steps}: outer loss "
+                f"{history['outer_loss'][-1]:.4f}, inner test acc {acc:.4f}, "
+                f"|meta-grad| {norm:.4f}, diversity {history['diversity'][-1]:.4f} "
+                f"({history['seconds'][-1]:.1f} s)",
+                flush=True,
+            )
+    result = MetaLearningResult(layer=layer, history=history, config=config)
+    if save_path is not None:
+        result.save(save_path)
+    return result
+
+
+def _compile(backend, fn):
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn)
+    if backend == "jax":
+        import jax
+
+        return jax.jit(fn)
+    return fn
+
+
+def meta_gradient(theta, params, batches, spec_kwargs, first_order=False, lr=0.01, decay=0.8,
+                  eps=1e-8):
+    """The outer loss and meta-gradient of one unrolled inner loop (for checks).
+
+    Args:
+        theta: ``[w1, b1, w2, b2]`` NumPy arrays of the sub-networks.
+        params: Initial inner weights (NumPy).
+        batches: List of ``(x, y)`` NumPy arrays.
+        spec_kwargs: ``assignment``, ``base``, ``residual_scale``,
+            ``hidden_activation``.
+        first_order, lr, decay, eps: As in :func:`meta_learn`.
+
+    Returns:
+        ``(loss, [gradients])`` as NumPy arrays.
+    """
+    autodiff = _Autodiff(keras.backend.backend(), first_order)
+    _, base_fn = resolve_base(spec_kwargs.get("base", "sin"), "meta_gradient")
+    spec = _Spec(np.asarray(spec_kwargs["assignment"]), base_fn,
+                 spec_kwargs.get("residual_scale", 0.2),
+                 spec_kwargs.get("hidden_activation", "tanh"))
+    dtype = str(np.asarray(theta[0]).dtype)
+    theta_t = [autodiff.tensor(t, dtype, watch=True) for t in theta]
+    params_t = [autodiff.tensor(p, dtype, watch=True) for p in params]
+    batches_t = [(ops.convert_to_tensor(np.asarray(x, dtype)), ops.convert_to_tensor(y))
+                 for x, y in batches]
+    (loss, *_), grads = autodiff.outer_value_and_grad(
+        lambda th: (unrolled_loss(th, params_t, batches_t, spec, autodiff, lr, decay, eps)[0],),
+        theta_t)
+    return float(ops.convert_to_numpy(loss)), [np.asarray(ops.convert_to_numpy(g)) for g in grads]
+
+
+# ----------------------------------------------------------------------------- validation
+def _classifier(n_in, n_classes, hidden, activation, seed):
+    init = keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform", seed=seed)
+    return keras.Sequential([
+        keras.Input((n_in,)),
+        keras.layers.Dense(hidden, kernel_initializer=init,
+                           bias_initializer=keras.initializers.RandomUniform(
+                               -1 / math.sqrt(n_in), 1 / math.sqrt(n_in), seed=seed + 1)),
+        activation,
+        keras.layers.Dense(n_classes, kernel_initializer=init),
+    ])
+
+
+def validation_configs(curves, base="sin", include_base=True):
+    """The activation layers the validation study compares, by name.
+
+    Args:
+        curves: An :class:`InterpolatedActivation` with the K learned curves
+            (e.g. ``result.layer.to_interpolated()`` or ``from_file``).
+        base: The base activation name.
+        include_base: Add the pure base activation.
+
+    Returns:
+        Dict from configuration name (``"diverse (K=..)"``, ``"learned 0"``,
+        ..., ``"base sin"``) to a factory returning a new layer.
+    """
+    y = curves.current_y_values()
+    x = curves.x_values
+    k = y.shape[0]
+    configs = {}
+    if k > 1:
+        configs[f"diverse (K={k})"] = lambda: InterpolatedActivation(
+            y, x_values=x, extrapolation=curves.extrapolation)
+    for i in range(k):
+        configs[f"learned {i}"] = lambda i=i: InterpolatedActivation(
+            y, x_values=x, select=i, extrapolation=curves.extrapolation)
+    if include_base:
+        def pure_base():
+            layer = NeuralActivation(1, hidden_units=1, base=base,
+                                     kernel_initializer="zeros", bias_initializer="zeros",
+                                     output_kernel_initializer="zeros",
+                                     output_bias_initializer="zeros", trainable=False)
+            return layer
+
+        configs[f"base {base}"] = pure_base
+    return configs
+
+
+def validate(curves, x_train, y_train, x_test, y_test, base="sin", seeds=(0, 1, 2), epochs=5,
+             batch_size=200, hidden=200, learning_rate=0.005, verbose=1, return_models=False,
+             jit_compile="auto"):
+    """Validation study: all K learned activations mixed vs each alone vs the base.
+
+    Each configuration trains the same classifier ``d → hidden → classes``
+    (the activation after the hidden layer; K blocks in the mixed case) with
+    Adam at ``learning_rate`` for ``epochs`` epochs, once per seed
+    (``jit_compile`` is passed to ``Model.compile``).
+
+    Returns:
+        ``(rows, summary)``: ``rows`` a list of dicts
+        ``{"config", "seed", "test_accuracy", "train_loss"}``; ``summary`` a
+        list of dicts ``{"config", "mean", "std", "runs"}`` (std with
+        ``ddof=0``), in the order of :func:`validation_configs`. With
+        ``return_models=True`` also a dict from configuration name to its
+        trained model of the first seed (e.g. for :mod:`linked_neurons.hessian`).
+    """
+    x_train = np.asarray(x_train, "float32")
+    x_test = np.asarray(x_test, "float32")
+    n_classes = int(max(np.max(y_train), np.max(y_test))) + 1
+    rows = []
+    models = {}
+    configs = validation_configs(curves, base)
+    for name, factory in configs.items():
+        for seed in seeds:
+            keras.utils.set_random_seed(seed)
+            model = _classifier(x_train.shape[1], n_classes, hidden, factory(), seed)
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                          metrics=["accuracy"], jit_compile=jit_compile)
+            hist = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, verbose=0,
+                             shuffle=True)
+            _, acc = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
+            models.setdefault(name, model)
+            rows.append({"config": name, "seed": seed, "test_accuracy": float(acc),
+                         "train_loss": float(hist.history["loss"][-1])})
+            if verbose:
+                print(f"validate {name} seed {seed}: test acc {acc:.4f}", flush=True)
+    summary = []
+    for name in configs:
+        accs = np.array([r["test_accuracy"] for r in rows if r["config"] == name])
+        summary.append({"config": name, "mean": float(accs.mean()), "std": float(accs.std()),
+                        "runs": len(accs)})
+    return (rows, summary, models) if return_models else (rows, summary)
