@@ -16,6 +16,8 @@ Experiments:
 - ``leaf``: LEAF and AHAF against fixed activations on LeNet-5 and KerasNet,
   with the P24Sl and DSPT training procedures
   (:func:`linked_neurons.experiments.leaf.run_leaf`).
+- ``diversity``: meta-learned diverse activations vs each alone vs the base,
+  with Hessian spectral densities (:mod:`linked_neurons.experiments.diversity`).
 
 Adding an experiment: write a module ``linked_neurons/experiments/NAME.py``
 with ``register(subparsers)``, which adds its ``argparse`` sub-parser and
@@ -27,6 +29,6 @@ tables and plots are in :mod:`linked_neurons.experiments.common`.
 from linked_neurons.experiments.compare import run_compare
 
 #: Experiment modules, in the order ``--help`` lists them.
-EXPERIMENTS = ("compare", "selu", "leaf")
+EXPERIMENTS = ("compare", "selu", "leaf", "diversity")
 
 __all__ = ["EXPERIMENTS", "run_compare"]
