@@ -321,9 +321,10 @@ class NeuralActivation(_DiverseActivation):
         noise: Half-width of the training-only uniform noise on the hidden
             units; 0 (default) disables it.
         seed: Seed of the noise generator.
-        kernel_initializer, bias_initializer, output_kernel_initializer,
-            output_bias_initializer: Override the PyTorch-style inits of
-            ``w1``, ``b1``, ``w2``, ``b2``.
+        kernel_initializer: Overrides the PyTorch-style init of ``w1``.
+        bias_initializer: Overrides the init of ``b1``.
+        output_kernel_initializer: Overrides the init of ``w2``.
+        output_bias_initializer: Overrides the init of ``b2``.
         axis: Channel axis: -1 (default) or 1 (channels_first).
         fused: If True (default) the backward pass keeps only the input and
             the weights and recomputes the ``H``-times larger hidden tensor.
