@@ -25,7 +25,7 @@ import keras
 
 from linked_neurons import activations as ln_activations
 
-__all__ = ["kerasnet", "lenet5", "make_activation"]
+__all__ = ["allcnn", "kerasnet", "lenet5", "make_activation", "resnet50_cifar"]
 
 
 def _accepts(fn, name):
@@ -246,3 +246,172 @@ def kerasnet(
         ],
         name=name,
     )
+
+
+# ------------------------------------------------- linked-neurons paper (SPEC §1)
+_PLAIN_OF_LINKED = {"lkrelu": "relu", "lkprelu": "prelu", "lkselu": "selu", "lkswish": "swish"}
+
+
+def _outer_activation(activation):
+    """The plain counterpart of a linked activation name; other activations unchanged."""
+    if isinstance(activation, str):
+        key = "".join(ch for ch in activation.lower() if ch not in "-_ ")
+        return _PLAIN_OF_LINKED.get(key, activation)
+    return activation
+
+
+def allcnn(
+    input_shape=(32, 32, 3),
+    num_classes=10,
+    activation="relu",
+    batch_norm=False,
+    dropout=True,
+    classifier_activation="softmax",
+    data_format=None,
+    name="allcnn",
+):
+    """All-convolutional network (All-CNN-C) as used in the linked-neurons paper.
+
+    ``[Dropout(0.2)] -> C96 -> C96 -> C96/2 -> [Dropout(0.5)] -> C192 -> C192
+    -> C192/2 -> [Dropout(0.5)] -> C192 valid -> C192 1x1 -> C(num_classes)
+    1x1 -> GlobalAveragePooling -> softmax``; 3x3 kernels, ``same`` padding
+    unless stated, ``/2`` a stride of 2. Every convolution but the last is
+    followed by ``[BatchNormalization] -> activation``; with a linked
+    activation the next convolution sees twice the channels. The paper
+    trains it on CIFAR-10 for 3,000 epochs (best of three learning-rate
+    setups), which needs a GPU.
+
+    Args:
+        input_shape: ``(H, W, C)`` (``(C, H, W)`` for channels_first), H and W at least 8.
+        num_classes: Number of outputs.
+        activation: The hidden activation (see :func:`make_activation`).
+        batch_norm: BatchNormalization before every hidden activation.
+        dropout: Whether to use the three dropout layers.
+        classifier_activation: Activation of the output (None for logits).
+        data_format: ``"channels_last"``, ``"channels_first"`` or None.
+        name: Model name.
+
+    Returns:
+        An uncompiled ``keras.Sequential``.
+
+    Example:
+
+        >>> from linked_neurons.models import allcnn
+        >>> allcnn((32, 32, 3), 10, activation="relu").count_params()
+        1369738
+    """
+    data_format, axis = _data_format(data_format)
+    height, width = _spatial(input_shape, data_format, "allcnn")
+    if min(height, width) < 8:
+        raise ValueError(f"allcnn: the input needs at least 8x8 pixels, got {height}x{width}.")
+    layers = [keras.Input(tuple(input_shape))]
+    if dropout:
+        layers.append(keras.layers.Dropout(0.2))
+    plan = [(96, 3, 1, "same"), (96, 3, 1, "same"), (96, 3, 2, "same"), "drop",
+            (192, 3, 1, "same"), (192, 3, 1, "same"), (192, 3, 2, "same"), "drop",
+            (192, 3, 1, "valid"), (192, 1, 1, "valid")]
+    for step in plan:
+        if step == "drop":
+            if dropout:
+                layers.append(keras.layers.Dropout(0.5))
+            continue
+        filters, kernel, stride, padding = step
+        layers.append(keras.layers.Conv2D(filters, kernel, strides=stride, padding=padding,
+                                          use_bias=not batch_norm, data_format=data_format))
+        if batch_norm:
+            layers.append(keras.layers.BatchNormalization(axis=axis))
+        layers.append(make_activation(activation, axis))
+    layers += [
+        keras.layers.Conv2D(num_classes, 1, data_format=data_format),
+        keras.layers.GlobalAveragePooling2D(data_format=data_format),
+        keras.layers.Activation(classifier_activation or "linear"),
+    ]
+    return keras.Sequential(layers, name=name)
+
+
+def resnet50_cifar(
+    input_shape=(32, 32, 3),
+    num_classes=10,
+    activation="relu",
+    outer_activation=None,
+    batch_norm=True,
+    width_multiplier=0.125,
+    classifier_activation="softmax",
+    data_format=None,
+    name="resnet50_cifar",
+):
+    """ResNet50 scaled for CIFAR as in the linked-neurons paper.
+
+    A 3x3 stem convolution (stride 1, no max-pooling), then four stages of
+    3, 4, 6 and 3 bottleneck blocks with ``64, 128, 256, 512`` times
+    ``width_multiplier`` filters (1/8 in the paper: 8, 16, 32, 64; outputs
+    4 times that), strides 1, 2, 2, 2 (on the 3x3 convolution), global
+    average pooling and a Dense classifier. A bottleneck is ``1x1 -> [BN] ->
+    inner act -> 3x3 -> [BN] -> inner act -> 1x1 -> [BN]``, plus a
+    (projected, on the first block of a stage) shortcut, then the outer
+    activation. Only the two *inner* activations of each block are
+    ``activation`` (a linked one doubles the channels that reach the next
+    convolution); the stem and the outer activations after the additions
+    use ``outer_activation``, by default the plain counterpart of
+    ``activation`` (``"lkrelu"`` -> ``"relu"``), as in the paper. The paper
+    trains it with Adam 1e-3 for 2,000 epochs on CIFAR-10 (a GPU job).
+
+    Args:
+        input_shape: ``(H, W, C)`` (``(C, H, W)`` for channels_first), H and W at least 8.
+        num_classes: Number of outputs.
+        activation: Inner activation of the bottlenecks (see :func:`make_activation`).
+        outer_activation: Activation of the stem and after every addition;
+            None for the plain counterpart of ``activation``.
+        batch_norm: BatchNormalization after every convolution (the paper's
+            "without BN" runs set False).
+        width_multiplier: Factor on the ResNet50 widths.
+        classifier_activation: Activation of the output (None for logits).
+        data_format: ``"channels_last"``, ``"channels_first"`` or None.
+        name: Model name.
+
+    Returns:
+        An uncompiled functional ``keras.Model``.
+
+    Example:
+
+        >>> from linked_neurons.models import resnet50_cifar
+        >>> model = resnet50_cifar((32, 32, 3), 10, activation="lkrelu")
+        >>> sum(type(layer).__name__ == "LKReLU" for layer in model.layers)
+        32
+    """
+    data_format, axis = _data_format(data_format)
+    height, width = _spatial(input_shape, data_format, "resnet50_cifar")
+    if min(height, width) < 8:
+        raise ValueError(
+            f"resnet50_cifar: the input needs at least 8x8 pixels, got {height}x{width}."
+        )
+    if not width_multiplier > 0:
+        raise ValueError(
+            f"resnet50_cifar: `width_multiplier` must be positive, got {width_multiplier!r}."
+        )
+    outer = _outer_activation(activation) if outer_activation is None else outer_activation
+
+    def conv(x, filters, kernel, stride=1):
+        return keras.layers.Conv2D(filters, kernel, strides=stride, padding="same",
+                                   use_bias=not batch_norm, data_format=data_format)(x)
+
+    def norm(x):
+        return keras.layers.BatchNormalization(axis=axis)(x) if batch_norm else x
+
+    inputs = keras.Input(tuple(input_shape))
+    base = max(1, int(round(64 * width_multiplier)))
+    x = make_activation(outer, axis)(norm(conv(inputs, base, 3)))
+    for stage, (blocks, stride) in enumerate(zip((3, 4, 6, 3), (1, 2, 2, 2))):
+        filters = max(1, int(round(64 * 2**stage * width_multiplier)))
+        for block in range(blocks):
+            block_stride = stride if block == 0 else 1
+            shortcut = x
+            if block == 0:
+                shortcut = norm(conv(x, 4 * filters, 1, block_stride))
+            y = make_activation(activation, axis)(norm(conv(x, filters, 1)))
+            y = make_activation(activation, axis)(norm(conv(y, filters, 3, block_stride)))
+            y = norm(conv(y, 4 * filters, 1))
+            x = make_activation(outer, axis)(keras.layers.Add()([shortcut, y]))
+    x = keras.layers.GlobalAveragePooling2D(data_format=data_format)(x)
+    outputs = keras.layers.Dense(num_classes, activation=classifier_activation)(x)
+    return keras.Model(inputs, outputs, name=name)

@@ -16,6 +16,12 @@ Experiments:
 - ``leaf``: LEAF and AHAF against fixed activations on LeNet-5 and KerasNet,
   with the P24Sl and DSPT training procedures
   (:func:`linked_neurons.experiments.leaf.run_leaf`).
+- ``depth``, ``width``, ``params``, ``shift``, ``speed``: the studies of the
+  linked-neurons paper (a 51-layer width-4 network with dead units per layer,
+  one-layer width, parameter-matched single/√2/linked networks, covariate
+  shift without batch normalization, and time per epoch / to a target
+  accuracy against batch normalization and SELU); shared pieces in
+  :mod:`linked_neurons.experiments.paper`.
 - ``diversity``: meta-learned diverse activations vs each alone vs the base,
   with Hessian spectral densities (:mod:`linked_neurons.experiments.diversity`).
 
@@ -29,6 +35,7 @@ tables and plots are in :mod:`linked_neurons.experiments.common`.
 from linked_neurons.experiments.compare import run_compare
 
 #: Experiment modules, in the order ``--help`` lists them.
-EXPERIMENTS = ("compare", "selu", "leaf", "diversity")
+EXPERIMENTS = ("compare", "selu", "leaf", "depth", "width", "params", "shift", "speed",
+               "diversity")
 
 __all__ = ["EXPERIMENTS", "run_compare"]
