@@ -15,9 +15,13 @@ Every layer is registered as Keras-serializable and has a string name in
 
 __version__ = "0.2.0"
 
-from linked_neurons import activations, normalizations, ops, optimizers
-from linked_neurons.efficientmixnet import BlockArgs, EfficientNetBuilder
-from linked_neurons.layers import (
+from linked_neurons._backend import require_backend
+
+require_backend()  # one clear message when no Keras backend is installed
+
+from linked_neurons import activations, normalizations, ops, optimizers  # noqa: E402
+from linked_neurons.efficientmixnet import BlockArgs, EfficientNetBuilder  # noqa: E402
+from linked_neurons.layers import (  # noqa: E402
     AHAF,
     IEBN,
     LEAF,

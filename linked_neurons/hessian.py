@@ -43,7 +43,9 @@ def _require_tensorflow(where):
         raise NotImplementedError(
             f"{where}: Hessian-vector products are implemented with nested tf.GradientTape "
             f"and need the TensorFlow backend; the active Keras backend is "
-            f"{keras.backend.backend()!r}."
+            f"{keras.backend.backend()!r}. Install TensorFlow with "
+            f'pip install "linked_neurons[tensorflow]" and set KERAS_BACKEND=tensorflow '
+            f"(or unset it) before Keras is imported."
         )
 
 

@@ -1,5 +1,6 @@
 """The ``ActivationHistograms`` callback: activation histograms in TensorBoard."""
 
+import importlib.util
 import io
 import math
 import numbers
@@ -9,6 +10,7 @@ import keras
 import numpy as np
 
 from linked_neurons import monitoring
+from linked_neurons._backend import tensorflow_required
 
 #: Image summaries the callback can write.
 IMAGES = ("histogram", "activation_map")
@@ -99,15 +101,22 @@ def _to_uint8(grid, zoom):
     return image
 
 
+def _has_tensorflow():
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _tensorflow(caller):
     try:
-        import tensorflow as tf
-    except ImportError as error:  # pragma: no cover - tensorflow is a core dependency
+        tf = tensorflow_required(
+            f"{caller}: writing TensorBoard logs (log_dir=...) uses tf.summary and"
+        )
+    except ImportError as error:
         raise ImportError(
-            f"{caller}: writing TensorBoard logs (log_dir=...) needs TensorFlow's tf.summary "
-            "(pip install tensorflow). Pass log_dir=None to keep the statistics in "
-            "`records` only."
-        ) from error
+            f"{error} Or pass log_dir=None to keep the statistics in `records` only."
+        ) from None
     if not hasattr(tf.summary, "write") or not hasattr(tf.summary, "create_file_writer"):
         raise ImportError(  # pragma: no cover
             f"{caller}: this TensorFlow has no tf.summary.write; install TensorFlow >= 2.16 "
@@ -150,10 +159,11 @@ class ActivationHistograms(keras.callbacks.Callback):
     events are written with ``tf.summary.write`` and TensorBoard's plugin
     metadata, so the callback works on every Keras backend (JAX and PyTorch
     included: activations are computed by the backend, summaries are written
-    from NumPy) and needs only TensorFlow, not the ``tensorboard`` package
-    (needed only to view them). The side model runs outside the compiled
-    training step, so ``model.fit`` may use ``jit_compile=True``, and it only
-    reads the weights: training is the same with and without the callback.
+    from NumPy) and needs only TensorFlow installed (the ``tensorflow``
+    extra), not the ``tensorboard`` package (needed only to view them). The
+    side model runs outside the compiled training step, so ``model.fit`` may
+    use ``jit_compile=True``, and it only reads the weights: training is the
+    same with and without the callback.
 
     With ``log_dir=None`` nothing is written; the statistics are still kept in
     :attr:`records`.
@@ -214,7 +224,9 @@ class ActivationHistograms(keras.callbacks.Callback):
             not have, layers of another model, or a model whose inputs the
             callback cannot reach.
         ImportError: If images of kind ``"histogram"`` are asked for without
-            matplotlib.
+            matplotlib, or ``log_dir`` is given without TensorFlow installed
+            (``pip install "linked_neurons[tensorflow]"``; it may sit beside
+            the JAX or PyTorch backend).
 
     Example:
 
@@ -263,6 +275,8 @@ class ActivationHistograms(keras.callbacks.Callback):
                 f"{type(log_dir).__name__}."
             )
         self.log_dir = None if log_dir is None else os.fspath(log_dir)
+        if self.log_dir is not None and not _has_tensorflow():
+            _tensorflow(name)  # fails now, naming the extra, rather than once training starts
         self.freq = _positive_int(name, "freq", freq)
         if not isinstance(freq_unit, str) or freq_unit.lower() not in _FREQ_UNITS:
             raise ValueError(

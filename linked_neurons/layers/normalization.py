@@ -83,7 +83,8 @@ class BatchStatisticsNormalization(keras.layers.Layer):
                 f"{self._kind()}: `synchronized=True` is only supported with the "
                 f"TensorFlow backend, not {backend.backend()!r}. On JAX, "
                 f"keras.distribution.DataParallel already computes the statistics "
-                f"over the global batch."
+                f"over the global batch. For tf.distribute, install TensorFlow with "
+                f'pip install "linked_neurons[tensorflow]" and set KERAS_BACKEND=tensorflow.'
             )
         self.synchronized = synchronized
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)

@@ -1,0 +1,75 @@
+"""Checks, before anything else is imported, that Keras has a backend to run on.
+
+Keras 3 declares no backend of its own: TensorFlow, JAX and PyTorch are the
+package's ``tensorflow``, ``jax`` and ``torch`` extras. Without the selected
+backend ``import keras`` fails deep inside Keras with a bare
+``No module named ...``; :func:`require_backend` turns that into one message
+that says which backend was asked for and how to install it.
+"""
+
+import importlib
+import os
+
+#: The package extras that install each Keras backend.
+BACKEND_EXTRAS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+_BACKEND_MODULES = {"tensorflow", "tensorflow_core", "tf_keras", "jax", "jaxlib", "torch"}
+
+INSTALL_HINT = (
+    'pip install "linked_neurons[tensorflow]" (the default backend), '
+    '"linked_neurons[jax]" or "linked_neurons[torch]"'
+)
+
+
+def _selected_backend():
+    """The backend Keras was asked for (its config module, else the environment)."""
+    try:
+        config = importlib.import_module("keras.src.backend.config")
+        return config.backend() or "tensorflow"
+    except Exception:  # keras itself missing or half-imported
+        return os.environ.get("KERAS_BACKEND") or "tensorflow"
+
+
+def missing_backend_message(error):
+    """The message for a backend module that failed to import with ``error``."""
+    backend = _selected_backend()
+    return (
+        f"linked_neurons: the Keras backend {backend!r} is not installed ({error}). "
+        f"Keras 3 needs one of TensorFlow, JAX or PyTorch; install it with the "
+        f"matching extra: {INSTALL_HINT}, and select JAX or PyTorch with "
+        f"KERAS_BACKEND=jax or KERAS_BACKEND=torch before Keras is imported."
+    )
+
+
+def require_backend():
+    """Imports Keras; raises one clear ``ImportError`` if its backend is missing.
+
+    Raises:
+        ImportError: The selected backend (``KERAS_BACKEND``, TensorFlow by
+            default) cannot be imported. The message names the three extras.
+    """
+    try:
+        importlib.import_module("keras")
+    except ModuleNotFoundError as error:
+        root = (error.name or "").split(".")[0]
+        if root not in _BACKEND_MODULES:
+            raise
+        raise ImportError(missing_backend_message(error), name=root) from None
+
+
+def tensorflow_required(feature):
+    """Imports and returns TensorFlow, or raises naming ``feature`` and the extra.
+
+    Args:
+        feature: What needs TensorFlow, e.g. ``"ActivationHistograms(log_dir=...)"``.
+
+    Raises:
+        ImportError: TensorFlow is not installed.
+    """
+    try:
+        return importlib.import_module("tensorflow")
+    except ModuleNotFoundError as error:
+        raise ImportError(
+            f"{feature} needs TensorFlow, which is not installed ({error}). "
+            f'Install it with pip install "linked_neurons[tensorflow]" '
+            f"(or pip install tensorflow); it can stay alongside another Keras backend."
+        ) from None
