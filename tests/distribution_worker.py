@@ -3,9 +3,10 @@
 Run as ``python distribution_worker.py mirrored`` (TensorFlow
 ``tf.distribute.MirroredStrategy`` over two logical CPUs) or
 ``python distribution_worker.py data_parallel`` (``keras.distribution.DataParallel``
-on JAX over two host devices). Devices must be configured before the backend
-starts, hence a separate process. Prints ``max_abs_diff=<float>`` between the
-final weights of the single-device and the distributed runs.
+on JAX over two host devices, in float32 and again in float64). Devices must be
+configured before the backend starts, hence a separate process. Prints
+``max_abs_diff=<float>`` between the final weights of the single-device and the
+distributed runs, and the figures the test's float rounding bound is made of.
 """
 
 import os
@@ -44,18 +45,29 @@ def build():
     return keras.Model(inputs, keras.layers.Dense(1)(x))
 
 
+BATCH, EPOCHS, SAMPLES = 16, 3, 64
+
+
 def train(model, weights, x, y):
     model.set_weights(weights)
     model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
-    history = model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+    history = model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0)
     return [np.asarray(keras.ops.convert_to_numpy(w)) for w in model.weights], history
 
 
+def max_diff(a, b):
+    return max(float(np.max(np.abs(u - v))) for u, v in zip(a, b))
+
+
 def main():
+    if MODE == "data_parallel":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)  # for the float64 run
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(64, 8, 8, 3)).astype("float32")
-    y = rng.normal(size=(64, 1)).astype("float32")
+    x = rng.normal(size=(SAMPLES, 8, 8, 3)).astype("float32")
+    y = rng.normal(size=(SAMPLES, 1)).astype("float32")
     if MODE == "mirrored":
         import tensorflow as tf
 
@@ -80,14 +92,28 @@ def main():
     else:
         devices = keras.distribution.list_devices("cpu")
         assert len(devices) == 2, devices
-        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
-        model = build()
-        dist, h2 = train(model, weights, x, y)
+        data_parallel = keras.distribution.DataParallel(devices=devices)
+        with data_parallel.scope():
+            dist, h2 = train(build(), weights, x, y)
+        # The same two runs in float64: only the order of the sums differs, so the
+        # results must agree to float64 rounding.
+        keras.config.set_floatx("float64")
+        keras.config.set_dtype_policy("float64")
+        x64, y64 = x.astype("float64"), y.astype("float64")
+        single64, _ = train(build(), weights, x64, y64)
+        with data_parallel.scope():
+            dist64, _ = train(build(), weights, x64, y64)
+        assert single64[0].dtype == np.float64, single64[0].dtype
+        print(f"max_abs_diff_float64={max_diff(single64, dist64):.3e}")
     assert all(np.isfinite(h2.history["loss"]))
     assert h2.history["loss"][-1] < h2.history["loss"][0]
-    diff = max(float(np.max(np.abs(a - b))) for a, b in zip(single, dist))
-    moved = max(float(np.max(np.abs(a - b))) for a, b in zip(single, weights))
+    diff = max_diff(single, dist)
+    moved = max_diff(single, weights)
+    magnitude = max(float(np.max(np.abs(w))) for w in single)
+    steps = EPOCHS * (SAMPLES // BATCH)
+    terms = BATCH * 8 * 8  # longest gradient sum: a conv kernel entry over batch x positions
     print(f"max_abs_diff={diff:.3e} max_weight_change={moved:.3e}")
+    print(f"max_abs_weight={magnitude:.6e} steps={steps} summed_terms={terms}")
 
 
 if __name__ == "__main__":
