@@ -15,8 +15,14 @@ BACKEND_EXTRAS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 _BACKEND_MODULES = {"tensorflow", "tensorflow_core", "tf_keras", "jax", "jaxlib", "torch"}
 
 INSTALL_HINT = (
-    'pip install "linked_neurons[tensorflow]" (the default backend), '
-    '"linked_neurons[jax]" or "linked_neurons[torch]"'
+    "the package's extra [tensorflow] (the default backend), [jax] or [torch] "
+    '(from a clone: pip install -e ".[tensorflow]"), or the backend itself '
+    "(pip install tensorflow)"
+)
+#: How to install TensorFlow beside another backend.
+TENSORFLOW_HINT = (
+    'the [tensorflow] extra (from a clone: pip install -e ".[tensorflow]") '
+    "or pip install tensorflow"
 )
 
 
@@ -34,8 +40,8 @@ def missing_backend_message(error):
     backend = _selected_backend()
     return (
         f"linked_neurons: the Keras backend {backend!r} is not installed ({error}). "
-        f"Keras 3 needs one of TensorFlow, JAX or PyTorch; install it with the "
-        f"matching extra: {INSTALL_HINT}, and select JAX or PyTorch with "
+        f"Keras 3 needs one of TensorFlow, JAX or PyTorch; install it with "
+        f"{INSTALL_HINT}, and select JAX or PyTorch with "
         f"KERAS_BACKEND=jax or KERAS_BACKEND=torch before Keras is imported."
     )
 
@@ -70,6 +76,5 @@ def tensorflow_required(feature):
     except ModuleNotFoundError as error:
         raise ImportError(
             f"{feature} needs TensorFlow, which is not installed ({error}). "
-            f'Install it with pip install "linked_neurons[tensorflow]" '
-            f"(or pip install tensorflow); it can stay alongside another Keras backend."
+            f"Install it with {TENSORFLOW_HINT}; it can sit beside another Keras backend."
         ) from None

@@ -37,15 +37,16 @@ Example:
 import keras
 import numpy as np
 
+from linked_neurons._backend import TENSORFLOW_HINT
+
 
 def _require_tensorflow(where):
     if keras.backend.backend() != "tensorflow":
         raise NotImplementedError(
             f"{where}: Hessian-vector products are implemented with nested tf.GradientTape "
             f"and need the TensorFlow backend; the active Keras backend is "
-            f"{keras.backend.backend()!r}. Install TensorFlow with "
-            f'pip install "linked_neurons[tensorflow]" and set KERAS_BACKEND=tensorflow '
-            f"(or unset it) before Keras is imported."
+            f"{keras.backend.backend()!r}. Install TensorFlow with {TENSORFLOW_HINT}, "
+            f"and set KERAS_BACKEND=tensorflow (or unset it) before Keras is imported."
         )
 
 

@@ -22,6 +22,9 @@ import numpy as np
 import pytest
 from conftest import run_python
 
+# Two training runs per test in a subprocess configured with two devices.
+pytestmark = pytest.mark.slow
+
 WORKER = os.path.join(os.path.dirname(__file__), "distribution_worker.py")
 UNIT_ROUNDOFF = {dtype: float(np.finfo(dtype).eps) / 2 for dtype in ("float32", "float64")}
 

@@ -8,6 +8,7 @@ from conftest import run_python
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
 
+@pytest.mark.slow  # two training runs in subprocesses; README.rst's blocks are tested fast
 @pytest.mark.parametrize("script", ["sequential.py", "functional.py"])
 def test_example_runs(script):
     pytest.importorskip("sklearn")  # the examples train on the embedded digits

@@ -11,6 +11,7 @@ import numbers
 import keras
 from keras import backend, constraints, initializers, ops, regularizers
 
+from linked_neurons._backend import TENSORFLOW_HINT
 from linked_neurons.ops import normalization as norm_ops
 
 _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
@@ -84,7 +85,7 @@ class BatchStatisticsNormalization(keras.layers.Layer):
                 f"TensorFlow backend, not {backend.backend()!r}. On JAX, "
                 f"keras.distribution.DataParallel already computes the statistics "
                 f"over the global batch. For tf.distribute, install TensorFlow with "
-                f'pip install "linked_neurons[tensorflow]" and set KERAS_BACKEND=tensorflow.'
+                f"{TENSORFLOW_HINT}, and set KERAS_BACKEND=tensorflow."
             )
         self.synchronized = synchronized
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)

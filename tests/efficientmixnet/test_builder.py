@@ -70,7 +70,11 @@ def test_b0_counts_of_spec(b0):
     assert sum(param_formula.count("B0", include_top=False)) == B0_NO_TOP
 
 
-@pytest.mark.parametrize("variant", ["B1", "B2", "B3", "B4", "B5", "B6", "B7"])
+# B0 and B1 in the default run; the larger variants take seconds each to build.
+VARIANTS = ["B1"] + [pytest.param(f"B{i}", marks=pytest.mark.slow) for i in range(2, 8)]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_variant_counts_of_spec(variant):
     if BACKEND == "jax" and variant in ("B5", "B6", "B7"):
         # Counts do not depend on the backend; JAX compiles an initializer for
@@ -224,10 +228,14 @@ def test_block_args_are_not_modified():
 
 
 # ----------------------------------------------------------------------------- training
-FIT_CASES = [("bn", "leaf"), ("an", "lkrelu"), ("iebn", "mish")]
+FIT_CASES = [
+    ("bn", "leaf"),
+    pytest.param("an", "lkrelu", marks=pytest.mark.slow),  # AN and IEBN: tiny models below
+    pytest.param("iebn", "mish", marks=pytest.mark.slow),
+]
 
 
-@pytest.mark.parametrize("norm,act", FIT_CASES, ids=[f"{n}-{a}" for n, a in FIT_CASES])
+@pytest.mark.parametrize("norm,act", FIT_CASES, ids=["bn-leaf", "an-lkrelu", "iebn-mish"])
 def test_b0_fit_step_at_64(norm, act):
     """One fit step of B0 on random 64x64 data, each typeBN, lkrelu, mish and leaf.
 
@@ -295,6 +303,7 @@ def _xla_versus_graph(data_format, norm="bn", activation="swish"):
     np.testing.assert_allclose(p1, p2, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow  # a B0-sized XLA compile; the tiny AN/LEAF model below checks XLA fast
 def test_xla_train_step_equals_graph_step():
     """jit_compile=True: same loss, updates and predictions as without XLA.
 

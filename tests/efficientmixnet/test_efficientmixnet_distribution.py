@@ -29,6 +29,7 @@ def _check(mode):
     assert last < first  # AN, IEBN, LEAF, drop-connect: trains when distributed
 
 
+@pytest.mark.slow  # trains in a subprocess with two devices
 def test_mirrored_strategy():
     pytest.importorskip("tensorflow")
     if BACKEND != "tensorflow":

@@ -38,6 +38,7 @@ def test_public_classes_document_the_keras_sections():
         assert section in EfficientNetBuilder.__doc__
 
 
+@pytest.mark.slow  # trains in a subprocess
 def test_example_runs():
     pytest.importorskip("sklearn")  # the example trains on the embedded digits
     out = run_python(EXAMPLE, "--epochs", "2").stdout

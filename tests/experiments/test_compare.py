@@ -196,6 +196,7 @@ def test_cli_errors_are_reported(capsys):
     assert exit_info.value.code == 2
 
 
+@pytest.mark.slow  # a full comparison run through the command line
 def test_cli_compare_runs(tmp_path):
     pytest.importorskip("sklearn")
     pytest.importorskip("matplotlib")

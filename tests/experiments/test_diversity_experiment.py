@@ -72,6 +72,7 @@ def test_default_run_under_ten_minutes(tmp_path):
     assert len(result["history"]["outer_loss"]) == 40
 
 
+@pytest.mark.slow  # the example script in a subprocess
 @needs_tf
 def test_example_script():
     result = run_python(EXAMPLES / "diversity.py", timeout=300)

@@ -155,6 +155,7 @@ def test_docstring_examples():
     assert result.failed == 0
 
 
+@pytest.mark.slow  # the example script in a subprocess
 def test_example_script():
     result = run_python(EXAMPLES / "leaf.py")
     out = result.stdout

@@ -669,6 +669,7 @@ def test_layer_docstrings_have_the_keras_sections():
             assert section in cls.__doc__, f"{cls.__name__} lacks {section}"
 
 
+@pytest.mark.slow  # the example script in a subprocess
 def test_example_script_runs():
     pytest.importorskip("sklearn")  # the example trains on the embedded digits
     if BACKEND != "tensorflow":
@@ -714,6 +715,7 @@ def _distributed(mode):
     return [float(v) for v in match.groups()]
 
 
+@pytest.mark.slow  # trains in a subprocess with two devices
 def test_mirrored_strategy_matches_single_device():
     if BACKEND != "tensorflow":
         pytest.skip("tf.distribute: runs in the TensorFlow test run")
@@ -723,6 +725,7 @@ def test_mirrored_strategy_matches_single_device():
     assert stat_diff < 1e-4
 
 
+@pytest.mark.slow  # trains in a subprocess with two devices
 def test_keras_data_parallel_matches_single_device():
     if BACKEND != "jax":
         pytest.skip("keras.distribution on JAX: runs in the JAX test run")

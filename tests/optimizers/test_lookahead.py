@@ -363,6 +363,7 @@ def test_docstring_examples():
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "optimizers.py")
 
 
+@pytest.mark.slow  # trains with every optimizer; the README optimizer block runs fast
 def test_example_script_trains_with_every_optimizer(tmp_path, capsys):
     pytest.importorskip("sklearn")  # the digits data
     pytest.importorskip("matplotlib")
@@ -391,6 +392,7 @@ def test_example_script_trains_with_every_optimizer(tmp_path, capsys):
 WORKER = os.path.join(os.path.dirname(__file__), "optimizer_distribution_worker.py")
 
 
+@pytest.mark.slow  # trains in a subprocess with two devices
 @pytest.mark.parametrize("mode", ["mirrored", "data_parallel"])
 def test_distributed_training_matches_single_device(mode):
     if mode == "mirrored" and BACKEND != "tensorflow":
