@@ -7,7 +7,7 @@ IEBN, described by block strings, trains for a few epochs on the 8x8 digits
 upsampled to 32x32 (the smallest input the builder accepts).
 
 Run it with ``python examples/efficientmixnet.py [--epochs N]`` (under a
-minute on a 2-core CPU; needs ``pip install "linked_neurons[experiments]"`` for the digits data).
+minute on a 2-core CPU; needs ``pip install -e ".[experiments]"`` for the digits data).
 """
 
 import argparse

@@ -6,7 +6,7 @@ the channels, so ``width`` filters give ``2 * width`` channels), then a
 softmax classifier.
 
 Run it with ``python examples/functional.py`` (a few seconds on a CPU; needs
-``pip install "linked_neurons[experiments]"`` for the digits data).
+``pip install -e ".[experiments]"`` for the digits data).
 """
 
 import keras

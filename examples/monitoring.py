@@ -6,7 +6,7 @@ then summarises the trained model's activations on the test split with
 ``linked_neurons.monitoring`` and draws them with ``linked_neurons.plotting``.
 
 Run it with ``python examples/monitoring.py`` (well under a minute on a CPU;
-needs ``pip install "linked_neurons[experiments]"``), then look at the logs
+needs ``pip install -e ".[experiments]"``), then look at the logs
 with ``tensorboard --logdir results/monitoring_example/logs``.
 """
 

@@ -7,7 +7,7 @@ each layer's weight count and each model's test accuracy, then checks that the
 AttentiveNormalization model survives a ``.keras`` round trip.
 
 Run it with ``python examples/normalization.py`` (well under a minute on a
-CPU; needs ``pip install "linked_neurons[experiments]"`` for the digits data).
+CPU; needs ``pip install -e ".[experiments]"`` for the digits data).
 """
 
 import os

@@ -14,7 +14,7 @@ RAdam's rectification then acts as a warmup of about ``2 / (1 - beta_2)``
 steps that the run never leaves.
 
 Run it with ``python examples/optimizers.py`` (about half a minute on a CPU;
-needs ``pip install "linked_neurons[experiments]"`` for the digits data and
+needs ``pip install -e ".[experiments]"`` for the digits data and
 matplotlib), or ``python examples/optimizers.py --plot loss.png``.
 """
 

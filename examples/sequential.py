@@ -5,7 +5,7 @@ layer has no activation of its own and is followed by ``LKReLU``, which
 doubles its channels (32 -> 64, 64 -> 128, 128 -> 256).
 
 Run it with ``python examples/sequential.py`` (a few seconds on a CPU; needs
-``pip install "linked_neurons[experiments]"`` for the digits data).
+``pip install -e ".[experiments]"`` for the digits data).
 """
 
 import keras

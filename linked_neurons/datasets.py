@@ -3,8 +3,8 @@
 Two sources never touch the network:
 
 - ``"digits"``: the 1,797 8x8 handwritten digits that ship inside
-  scikit-learn (an optional dependency: ``pip install
-  "linked_neurons[experiments]"``).
+  scikit-learn (an optional dependency: ``pip install -e
+  ".[experiments]"`` from a clone).
 - ``"mnist1d"``: a 1-D digit task generated with NumPy, in the spirit of
   MNIST-1D (S. Greydanus, "Scaling down deep learning", arXiv 2011.14439).
   Ten fixed patterns are placed at a random position of a canvas of random
@@ -42,7 +42,7 @@ __all__ = [
     "mnist1d_templates",
 ]
 
-_INSTALL_HINT = 'pip install "linked_neurons[experiments]"'
+_INSTALL_HINT = 'pip install -e ".[experiments]"'
 
 
 @dataclass(frozen=True, repr=False)

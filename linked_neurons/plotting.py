@@ -5,7 +5,7 @@ saves it in the format its extension names (``.png``, ``.svg`` or
 ``.pdf``). Figures are created without ``pyplot``, so no GUI backend is
 needed or touched: the functions work in scripts, notebooks, on servers and
 in threads. matplotlib is an optional dependency, imported only when a plot
-is drawn (``pip install "linked_neurons[monitoring]"``);
+is drawn (``pip install -e ".[monitoring]"``);
 :func:`activation_curve` needs only Keras.
 
 - :func:`plot_activation_curves`: curves of activations (names, callables or
@@ -55,7 +55,7 @@ def _figure(width, height):
     except ImportError as error:
         raise ImportError(
             "linked_neurons.plotting needs matplotlib: pip install matplotlib, or "
-            'pip install "linked_neurons[monitoring]".'
+            'pip install -e ".[monitoring]".'
         ) from error
     return Figure(figsize=(width, height), layout="constrained")
 

@@ -225,7 +225,7 @@ class ActivationHistograms(keras.callbacks.Callback):
             callback cannot reach.
         ImportError: If images of kind ``"histogram"`` are asked for without
             matplotlib, or ``log_dir`` is given without TensorFlow installed
-            (``pip install "linked_neurons[tensorflow]"``; it may sit beside
+            (``pip install -e ".[tensorflow]"``; it may sit beside
             the JAX or PyTorch backend).
 
     Example:
@@ -296,7 +296,7 @@ class ActivationHistograms(keras.callbacks.Callback):
             except ImportError as error:
                 raise ImportError(
                     f"{name}: histogram images need matplotlib (pip install matplotlib, or "
-                    f'pip install "linked_neurons[monitoring]"); or pass '
+                    f'pip install -e ".[monitoring]"); or pass '
                     f'images=["activation_map"].'
                 ) from error
         self.buckets = _positive_int(name, "buckets", buckets)

@@ -283,7 +283,7 @@ def write_history(histories, path):
 def plot_curves(histories, path, metrics=("val_accuracy", "val_loss"), title=None, dashed=()):
     """Plots metrics against epochs, one line per label, one panel per metric.
 
-    Needs matplotlib (``pip install "linked_neurons[experiments]"``); without
+    Needs matplotlib (``pip install -e ".[experiments]"``); without
     it nothing is written and None is returned.
 
     Args:

@@ -383,7 +383,7 @@ def run_compare(
         if png_path is None:
             print(
                 "matplotlib is not installed: no learning-curve plot "
-                '(pip install "linked_neurons[experiments]").'
+                '(pip install -e ".[experiments]").'
             )
     return rows
 

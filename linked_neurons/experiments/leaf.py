@@ -581,7 +581,7 @@ def run_leaf(
             print(f"wrote {path}")
         if plots and not any(str(p).endswith(".png") for p in written):
             print('matplotlib is not installed: no plots '
-                  '(pip install "linked_neurons[experiments]").')
+                  '(pip install -e ".[experiments]").')
     return table, runs
 
 

@@ -720,7 +720,7 @@ def report(rows, columns, stem, title, notes, plots, verbose):
         if any(p is None for p in plots):
             print(
                 "matplotlib is not installed: no plots "
-                '(pip install "linked_neurons[experiments]").'
+                '(pip install -e ".[experiments]").'
             )
     return csv_path, md_path
 

@@ -420,7 +420,7 @@ def run_selu(
         for path in (csv_path, md_path, layer_csv, layer_md, history_path, *figures):
             print(f"wrote {path}")
         if not figures:
-            print('matplotlib is not installed: no figures (pip install "linked_neurons'
+            print('matplotlib is not installed: no figures (pip install -e ".'
                   '[experiments]").')
         if log_root is not None:
             print(f"TensorBoard logs: tensorboard --logdir {log_root}")
