@@ -5,6 +5,7 @@ import hook refuses the backend's modules, as if they were not installed.
 """
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -133,3 +134,28 @@ def test_jax_backend_neither_needs_nor_imports_tensorflow(tmp_path):
     result = _python(tmp_path, code, blocked=("tensorflow",), backend="jax")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stdout.strip().endswith("ok")
+
+
+def test_read_the_docs_builds_as_here():
+    """.readthedocs.yaml points at files that exist, fails on warnings, and its
+    pinned requirements satisfy the package's own."""
+    requirements = pytest.importorskip("packaging.requirements")
+    with open(os.path.join(ROOT, ".readthedocs.yaml"), encoding="utf-8") as f:
+        config = f.read()
+    assert re.search(r"^version: 2$", config, re.MULTILINE)
+    assert re.search(r"^\s+fail_on_warning: true$", config, re.MULTILINE)
+    paths = re.findall(r"(?:configuration|requirements): (\S+)", config)
+    assert "docs/conf.py" in paths and len(paths) == 2, paths
+    for path in paths:
+        assert os.path.isfile(os.path.join(ROOT, path)), path
+    with open(os.path.join(ROOT, paths[1]), encoding="utf-8") as f:
+        pins = [requirements.Requirement(line.strip()) for line in f if line[:1].isalpha()]
+    pinned = {r.name.replace("-cpu", ""): next(iter(r.specifier)).version for r in pins}
+    project = _pyproject()
+    needed = project["dependencies"] + [
+        r for extra in ("tensorflow", "docs") for r in project["optional-dependencies"][extra]
+    ]
+    for line in needed:
+        requirement = requirements.Requirement(line)
+        assert requirement.name in pinned, requirement.name
+        assert requirement.specifier.contains(pinned[requirement.name]), (line, pinned)
