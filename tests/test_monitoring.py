@@ -389,6 +389,7 @@ def test_docstring_examples():
     assert result.attempted > 0 and result.failed == 0
 
 
+@pytest.mark.slow  # the example script in a subprocess; the README monitoring block runs fast
 def test_monitoring_example_runs(tmp_path):
     pytest.importorskip("sklearn")
     pytest.importorskip("matplotlib")

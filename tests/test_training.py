@@ -373,6 +373,7 @@ def _distributed(mode):
     return float(match.group(1)), float(match.group(2))
 
 
+@pytest.mark.slow  # trains in a subprocess with two devices
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute runs on TensorFlow")
 def test_dspt_mirrored_strategy_matches_single_device():
     diff, moved = _distributed("mirrored")
