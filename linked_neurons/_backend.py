@@ -10,10 +10,10 @@ that says which backend was asked for and how to install it.
 import importlib
 import os
 
-#: The package extras that install each Keras backend.
-BACKEND_EXTRAS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+# Top-level modules whose absence means a missing backend, not a broken Keras.
 _BACKEND_MODULES = {"tensorflow", "tensorflow_core", "tf_keras", "jax", "jaxlib", "torch"}
 
+#: How to install a backend.
 INSTALL_HINT = (
     "the package's extra [tensorflow] (the default backend), [jax] or [torch] "
     '(from a clone: pip install -e ".[tensorflow]"), or the backend itself '
