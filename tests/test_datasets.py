@@ -97,7 +97,7 @@ def test_digits_rejects_bad_fractions(kwargs):
 
 def test_digits_without_sklearn_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)
-    with pytest.raises(ImportError, match=r"linked_neurons\[experiments\]"):
+    with pytest.raises(ImportError, match=r"pip install -e \"\.\[experiments\]\""):
         datasets.load_digits()
 
 
