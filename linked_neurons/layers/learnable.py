@@ -5,6 +5,7 @@ import numbers
 import keras
 from keras import backend
 
+from linked_neurons._validation import check_number
 from linked_neurons.layers.base import ChannelActivationLayer
 from linked_neurons.ops import learnable as learnable_ops
 
@@ -89,8 +90,9 @@ class LearnableActivation(ChannelActivationLayer):
         stored, initializers = [], []
         for name, value in zip(self.PARAMS, values):
             if isinstance(value, numbers.Real) and not isinstance(value, bool):
-                stored.append(float(value))
-                initializers.append(keras.initializers.Constant(float(value)))
+                value = check_number(self._kind(), f"init ({name})", value)
+                stored.append(value)
+                initializers.append(keras.initializers.Constant(value))
                 continue
             try:
                 initializer = keras.initializers.get(value)

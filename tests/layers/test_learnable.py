@@ -332,6 +332,13 @@ def test_bad_init_names_and_values():
         LEAF(init=(1.0, "no_such_initializer", 1.0, 0.0))
     with pytest.raises(TypeError, match=r"AHAF layer .*initial value of `beta`"):
         AHAF(init=(True, 1.0))
+    nan, inf = float("nan"), float("inf")
+    with pytest.raises(ValueError, match=r"LEAF layer .*`init \(p1\)`.*finite.*nan"):
+        LEAF(init=(nan,) * 4)
+    with pytest.raises(ValueError, match=r"AHAF layer .*`init \(beta\)`.*finite.*nan"):
+        AHAF(init=(nan,) * 2)
+    with pytest.raises(ValueError, match=r"LEAF layer .*`init \(p3\)`.*finite.*inf"):
+        LEAF(init=(1.0, 0.0, inf, 0.0))
 
 
 def test_bad_shared_axes():
