@@ -15,7 +15,9 @@ Every layer is registered as Keras-serializable and has a string name in
 
 __version__ = "0.2.0"
 
-from linked_neurons import activations, normalizations, ops, optimizers
+# training registers GroupedOptimizer and its schedules: a model compiled with them
+# loads after a plain `import linked_neurons`.
+from linked_neurons import activations, normalizations, ops, optimizers, training
 from linked_neurons.efficientmixnet import BlockArgs, EfficientNetBuilder
 from linked_neurons.layers import (
     AHAF,
@@ -59,4 +61,5 @@ __all__ = [
     "normalizations",
     "ops",
     "optimizers",
+    "training",
 ]

@@ -688,10 +688,7 @@ class DeadUnits:
 
 
 def _check_threshold(threshold, caller):
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not (
-        threshold >= 0
-    ):
-        raise ValueError(f"{caller}: `threshold` must be a number >= 0, got {threshold!r}.")
+    return check_number(caller, "threshold", threshold, low=0.0)
 
 
 def _probe(model, layers, caller):

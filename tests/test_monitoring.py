@@ -316,7 +316,7 @@ def test_other_argument_errors(known):
         activation_statistics(model, x, layers=[])
     with pytest.raises(TypeError, match="layer name or a layer, got 3"):
         activation_statistics(model, x, layers=[3])
-    with pytest.raises(ValueError, match="`threshold` must be a number >= 0"):
+    with pytest.raises(ValueError, match=r"`threshold` must be a finite real number in \[0, inf\)"):
         dead_units(model, x, threshold=-1.0)
     with pytest.raises(ValueError, match="`batch_size` must be a positive int"):
         dead_units(model, x, batch_size=0)

@@ -310,6 +310,7 @@ class EfficientNetBuilder:
             A ``keras.Model`` named ``efficientmixnet_b0`` .. ``_b7``.
 
         Raises:
+            TypeError: For a variant that is not a string.
             ValueError: For an unknown variant.
         """
         spec = get_variant(variant)

@@ -243,6 +243,10 @@ def test_variant_table():
     assert get_variant("b3") is VARIANTS["B3"]
     with pytest.raises(ValueError, match="unknown variant 'B8'.*B0, B1"):
         get_variant("B8")
+    with pytest.raises(TypeError, match=r"`variant`.*\['B0'\].*list"):
+        get_variant(["B0"])
+    with pytest.raises(TypeError, match=r"`variant`.*None"):
+        get_variant(None)
 
 
 def test_round_filters_rule():
