@@ -143,6 +143,18 @@ def test_swish_float16_beta_gradient_is_finite_for_large_inputs(fused):
     assert np.all(np.isfinite(np.asarray(grads[0], "float64")))
 
 
+@pytest.mark.parametrize("fused", [True, False])
+def test_swish_float16_input_gradient_is_finite_when_beta_x_overflows(fused):
+    """beta * x overflows float16 for x = 6e4, beta = 1.7; the input gradient is still 1."""
+    x = np.array([[-6e4, 6e4, 2.0]], "float16")
+    _, grads = value_and_grads(
+        lambda x: ops.sum(ln_ops.swish(x, np.float16(1.7), fused=fused)), [x]
+    )
+    g = np.asarray(grads[0], "float64")
+    s = 1.0 / (1.0 + np.exp(-3.4))
+    np.testing.assert_allclose(g, [[0.0, 1.0, s + 3.4 * s * (1 - s)]], atol=2e-3)
+
+
 def test_swish_layer_float16_trainable_beta_gradient_is_finite():
     layer = Swish(trainable_beta=True, dtype="float16")
     x = np.array([[-300.0, -10.0, 0.5, 10.0, 300.0]], "float16")
