@@ -30,6 +30,9 @@ __all__ = [
 ]
 
 
+_INT64_MAX = 2**63 - 1  # every integer argument must fit a tensor's int64
+
+
 def _is_real(value):
     return isinstance(value, (numbers.Real, np.floating, np.integer)) and not isinstance(
         value, (bool, np.bool_)
@@ -88,8 +91,9 @@ def check_number(
 def check_int(owner, name, value, low=None, high=None):
     """``value`` as a Python int with ``low <= value <= high``.
 
-    Integral floats (``5.0``) are accepted; other floats, NaN and infinities
-    raise a ``ValueError``, strings and bools a ``TypeError``.
+    Integral floats (``5.0``) are accepted; other floats, NaN, infinities and
+    values outside int64 raise a ``ValueError``, strings and bools a
+    ``TypeError``.
     """
     if _is_integer(value):
         value = int(value)
@@ -105,8 +109,10 @@ def check_int(owner, name, value, low=None, high=None):
             f"{owner}: `{name}` must be an integer; received {name}={value!r} "
             f"of type {type(value).__name__}."
         )
-    if (low is not None and value < low) or (high is not None and value > high):
+    top = _INT64_MAX if high is None else min(high, _INT64_MAX)
+    if (low is not None and value < low) or value > top or value < -_INT64_MAX - 1:
         where = _interval(low, high, False, False)
+        where += "" if high is not None else " (and within int64)"
         raise ValueError(
             f"{owner}: `{name}` must be an integer in {where}; received {name}={value!r}."
         )

@@ -20,7 +20,13 @@ import keras
 import numpy as np
 from keras import backend, ops
 
-from linked_neurons._validation import check_int, check_number, check_numbers, check_seed
+from linked_neurons._validation import (
+    check_int,
+    check_int_tuple,
+    check_number,
+    check_numbers,
+    check_seed,
+)
 from linked_neurons.layers.base import ChannelActivationLayer
 from linked_neurons.ops._grad import fused_op
 
@@ -661,7 +667,7 @@ class InterpolatedActivation(_DiverseActivation):
         if not np.all(np.isfinite(y)):
             raise ValueError(f"{self._kind()}: `y_values` contains NaN or infinite values.")
         if select is not None:
-            rows = [select] if isinstance(select, numbers.Integral) else list(select)
+            rows = list(check_int_tuple(self._kind(), "select", select))
             if not rows or any(
                 isinstance(r, bool) or not isinstance(r, numbers.Integral)
                 or not -y.shape[0] <= r < y.shape[0] for r in rows
