@@ -108,6 +108,7 @@ def main(argv=None):
             rows.append([layers, optimizer, f"{rss[0]:.0f}", f"{rss[-1]:.0f}",
                          f"{rss[-1] - rss[0]:.1f}",
                          f"{(rss[-1] - rss[len(rss) // 2]) / (len(rss) - 1 - len(rss) // 2):.2f}"])
+            print(rows[-1], flush=True)
     print(tabulate(rows, headers=["layers", "optimizer", "RSS after 1 (MB)",
                                   f"after {args.cycles}", "growth", "MB/model (2nd half)"]))
 
