@@ -63,7 +63,10 @@ def _is_int(value):
 
 
 def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    """A finite real number (NaN and infinities are not accepted anywhere)."""
+    return (
+        isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    )
 
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
