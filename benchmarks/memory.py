@@ -30,7 +30,7 @@ def _rss_mb():
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _model(layers):
+def _model(layers, fused=True):
     import keras
 
     if layers == "keras":
@@ -41,10 +41,10 @@ def _model(layers):
     else:
         from linked_neurons import IEBN, LEAF, LKReLU, Mish, Swish
 
-        acts = [LKReLU(), Swish(trainable_beta=True), Mish()]
+        acts = [LKReLU(fused=fused), Swish(trainable_beta=True, fused=fused), Mish(fused=fused)]
         norm = IEBN()
         width = 16  # LKReLU doubles the channels: the same 32 features follow it
-        acts.append(LEAF(shared_axes="spatial"))
+        acts.append(LEAF(shared_axes="spatial", fused=fused))
     layers_ = [keras.Input((8, 8, 3)), keras.layers.Conv2D(width, 3, padding="same"), acts[0],
                norm, keras.layers.Conv2D(32, 3, padding="same"), acts[1],
                keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(32), acts[2]]
@@ -66,7 +66,7 @@ def _optimizer(name):
     return Lookahead(RAdam(1e-3))
 
 
-def run_one(layers, optimizer, cycles):
+def run_one(layers, optimizer, cycles, fused=True):
     """RSS (MB) after each of ``cycles`` build/fit/clear cycles, in this process."""
     import keras
 
@@ -75,7 +75,7 @@ def run_one(layers, optimizer, cycles):
     y = rng.integers(0, 10, size=64)
     rss = []
     for _ in range(cycles):
-        model = _model(layers)
+        model = _model(layers, fused)
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         model.compile(optimizer=_optimizer(optimizer), loss=loss)
         model.fit(x, y, batch_size=16, epochs=1, verbose=0)
@@ -91,9 +91,11 @@ def main(argv=None):
     parser.add_argument("--cycles", type=int, default=16)
     parser.add_argument("--layers", choices=LAYERS)
     parser.add_argument("--optimizer", choices=OPTIMIZERS)
+    parser.add_argument("--plain", action="store_true",
+                        help="the library's layers with fused=False (no custom gradients)")
     args = parser.parse_args(argv)
     if args.layers and args.optimizer:
-        print(json.dumps(run_one(args.layers, args.optimizer, args.cycles)))
+        print(json.dumps(run_one(args.layers, args.optimizer, args.cycles, not args.plain)))
         return
     rows = []
     for optimizer in OPTIMIZERS:
