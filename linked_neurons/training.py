@@ -24,6 +24,7 @@ Example:
 
     >>> import keras
     >>> from linked_neurons.layers.learnable import LEAF
+from linked_neurons.optimizers._common import learning_rate_or_error
     >>> from linked_neurons import training
     >>> model = training.DSPTSequential([
     ...     keras.Input((4,)), keras.layers.Dense(3), LEAF(init="tanh"), keras.layers.Dense(1)])
@@ -48,6 +49,7 @@ from keras import ops
 
 from linked_neurons.layers.base import ActivationLayer
 from linked_neurons.layers.learnable import LEAF
+from linked_neurons.optimizers._common import learning_rate_or_error
 
 __all__ = [
     "DSPTMixin",
@@ -141,6 +143,7 @@ def count_activation_parameters(model, **kwargs):
 
         >>> import keras
         >>> from linked_neurons.layers.learnable import LEAF
+from linked_neurons.optimizers._common import learning_rate_or_error
         >>> from linked_neurons.training import count_activation_parameters
         >>> count_activation_parameters(keras.Sequential([keras.Input((6, 5)), LEAF()]))
         120
@@ -557,6 +560,14 @@ def _clone_optimizer(optimizer, **overrides):
     return type(optimizer).from_config(config)
 
 
+def _slow_rate_or_error(rate):
+    try:
+        return learning_rate_or_error("p24sl_optimizer", rate)
+    except (TypeError, ValueError) as err:
+        raise type(err)(str(err).replace("`learning_rate`", "`slow_learning_rate`").replace(
+            "received learning_rate=", "received slow_learning_rate=")) from None
+
+
 def p24sl_optimizer(
     model, optimizer="adam", learning_rate=None, slow_learning_rate=None, name="p24sl"
 ):
@@ -594,6 +605,7 @@ def p24sl_optimizer(
 
         >>> import keras
         >>> from linked_neurons.layers.learnable import LEAF
+from linked_neurons.optimizers._common import learning_rate_or_error
         >>> from linked_neurons.training import p24sl_optimizer
         >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), LEAF()])
         >>> optimizer = p24sl_optimizer(model, "rmsprop", learning_rate=1e-4)
@@ -603,6 +615,10 @@ def p24sl_optimizer(
     """
     if not isinstance(model, keras.layers.Layer):
         raise TypeError(f"p24sl_optimizer: expected a Keras model, got {type(model).__name__}.")
+    if learning_rate is not None:
+        learning_rate = learning_rate_or_error("p24sl_optimizer", learning_rate)
+    if slow_learning_rate is not None:
+        slow_learning_rate = _slow_rate_or_error(slow_learning_rate)
     if isinstance(optimizer, keras.optimizers.Optimizer):
         if learning_rate is not None:
             raise ValueError(
@@ -922,6 +938,7 @@ class DSPTSequential(DSPTMixin, keras.Sequential):
 
         >>> import keras
         >>> from linked_neurons.layers.learnable import LEAF
+from linked_neurons.optimizers._common import learning_rate_or_error
         >>> from linked_neurons.training import DSPTSequential
         >>> model = DSPTSequential([keras.Input((4,)), keras.layers.Dense(3), LEAF()])
         >>> model.compile(optimizer="adam", loss="mse")  # stage one gets a copy of Adam
@@ -947,6 +964,7 @@ def with_dspt(model, name=None):
 
         >>> import keras
         >>> from linked_neurons.layers.learnable import LEAF
+from linked_neurons.optimizers._common import learning_rate_or_error
         >>> from linked_neurons.training import with_dspt
         >>> base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), LEAF()])
         >>> model = with_dspt(base)
