@@ -24,7 +24,6 @@ Example:
 
     >>> import keras
     >>> from linked_neurons.layers.learnable import LEAF
-from linked_neurons.optimizers._common import learning_rate_or_error
     >>> from linked_neurons import training
     >>> model = training.DSPTSequential([
     ...     keras.Input((4,)), keras.layers.Dense(3), LEAF(init="tanh"), keras.layers.Dense(1)])
@@ -143,7 +142,6 @@ def count_activation_parameters(model, **kwargs):
 
         >>> import keras
         >>> from linked_neurons.layers.learnable import LEAF
-from linked_neurons.optimizers._common import learning_rate_or_error
         >>> from linked_neurons.training import count_activation_parameters
         >>> count_activation_parameters(keras.Sequential([keras.Input((6, 5)), LEAF()]))
         120
@@ -605,7 +603,6 @@ def p24sl_optimizer(
 
         >>> import keras
         >>> from linked_neurons.layers.learnable import LEAF
-from linked_neurons.optimizers._common import learning_rate_or_error
         >>> from linked_neurons.training import p24sl_optimizer
         >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), LEAF()])
         >>> optimizer = p24sl_optimizer(model, "rmsprop", learning_rate=1e-4)
@@ -938,7 +935,6 @@ class DSPTSequential(DSPTMixin, keras.Sequential):
 
         >>> import keras
         >>> from linked_neurons.layers.learnable import LEAF
-from linked_neurons.optimizers._common import learning_rate_or_error
         >>> from linked_neurons.training import DSPTSequential
         >>> model = DSPTSequential([keras.Input((4,)), keras.layers.Dense(3), LEAF()])
         >>> model.compile(optimizer="adam", loss="mse")  # stage one gets a copy of Adam
@@ -964,7 +960,6 @@ def with_dspt(model, name=None):
 
         >>> import keras
         >>> from linked_neurons.layers.learnable import LEAF
-from linked_neurons.optimizers._common import learning_rate_or_error
         >>> from linked_neurons.training import with_dspt
         >>> base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), LEAF()])
         >>> model = with_dspt(base)
