@@ -19,7 +19,9 @@ from linked_neurons._backend import require_backend
 
 require_backend()  # one clear message when no Keras backend is installed
 
-from linked_neurons import activations, normalizations, ops, optimizers  # noqa: E402
+# training registers GroupedOptimizer and its schedules: a model compiled with them
+# loads after a plain `import linked_neurons`.
+from linked_neurons import activations, normalizations, ops, optimizers, training  # noqa: E402
 from linked_neurons.efficientmixnet import BlockArgs, EfficientNetBuilder  # noqa: E402
 from linked_neurons.layers import (  # noqa: E402
     AHAF,
@@ -63,4 +65,5 @@ __all__ = [
     "normalizations",
     "ops",
     "optimizers",
+    "training",
 ]

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from linked_neurons._validation import check_seed
+
 __all__ = [
     "Dataset",
     "available",
@@ -151,6 +153,7 @@ def load_digits(validation_split=0.2, test_split=0.2, seed=0, image=True):
         ((1079, 8, 8, 1), 1.0)
     """
     _check_fractions(validation_split, test_split)
+    seed = check_seed("load_digits", "seed", seed)
     try:
         from sklearn import datasets as sk_datasets
     except ImportError as error:

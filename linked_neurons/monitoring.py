@@ -51,6 +51,8 @@ import numbers
 import keras
 import numpy as np
 
+from linked_neurons._validation import check_int, check_number
+
 __all__ = [
     "STATISTICS",
     "ActivationProbe",
@@ -505,14 +507,21 @@ class RunningStatistics:
     and mean/variance with the parallel update of Chan et al.), and keeps the
     largest absolute output of each unit to count dead units.
 
+    NaN outputs are counted (``nan_count`` in :meth:`result`) and left out
+    of every other statistic, so one NaN does not hide the rest of the
+    batch: the mean, spread, extremes and fractions are those of the other
+    values (all NaN when only NaNs were seen). A unit that output a NaN is
+    not dead. Infinities are ordinary values (they make the mean and std
+    infinite or NaN).
+
     Args:
         channel_axis: Axis of the units in the (batched) outputs.
         threshold: Values with ``|y| <= threshold`` count as zero.
     """
 
     def __init__(self, channel_axis=-1, threshold=0.0):
-        self.channel_axis = channel_axis
-        self.threshold = float(threshold)
+        self.channel_axis = check_int("RunningStatistics", "channel_axis", channel_axis)
+        self.threshold = check_number("RunningStatistics", "threshold", threshold, low=0.0)
         self.count = 0
         self.samples = 0
         self._mean = 0.0
@@ -521,6 +530,7 @@ class RunningStatistics:
         self._max = -math.inf
         self._zeros = 0
         self._negatives = 0
+        self.nan_count = 0
         self.unit_max_abs = None
         self.shape = None
 
@@ -539,6 +549,22 @@ class RunningStatistics:
             self.shape = shape
         elif shape != self.shape:
             raise ValueError(f"output shape changed from {self.shape} to {shape} between batches.")
+        if values.size == 0:
+            return
+        axis = self.channel_axis % values.ndim
+        other = tuple(i for i in range(values.ndim) if i != axis)
+        nan = np.isnan(values)
+        # a NaN unit is not dead: +inf keeps it above any threshold
+        unit_max = np.max(np.where(nan, np.inf, np.abs(values)), axis=other)
+        if self.unit_max_abs is None:
+            self.unit_max_abs = unit_max
+        else:
+            self.unit_max_abs = np.maximum(self.unit_max_abs, unit_max)
+        self.samples += values.shape[0]
+        nans = int(np.count_nonzero(nan))
+        if nans:
+            self.nan_count += nans
+            values = values[~nan]
         n = values.size
         if n == 0:
             return
@@ -549,18 +575,10 @@ class RunningStatistics:
         self._mean += delta * n / total
         self._m2 += batch_m2 + delta * delta * self.count * n / total
         self.count = total
-        self.samples += values.shape[0]
-        self._min = min(self._min, float(np.min(values)))
-        self._max = max(self._max, float(np.max(values)))
+        self._min = float(np.minimum(self._min, np.min(values)))
+        self._max = float(np.maximum(self._max, np.max(values)))
         self._zeros += int(np.count_nonzero(np.abs(values) <= self.threshold))
         self._negatives += int(np.count_nonzero(values < -self.threshold))
-        axis = self.channel_axis % values.ndim
-        other = tuple(i for i in range(values.ndim) if i != axis)
-        unit_max = np.max(np.abs(values), axis=other)
-        if self.unit_max_abs is None:
-            self.unit_max_abs = unit_max
-        else:
-            self.unit_max_abs = np.maximum(self.unit_max_abs, unit_max)
 
     @property
     def dead_mask(self):
@@ -568,21 +586,28 @@ class RunningStatistics:
         return self.unit_max_abs <= self.threshold
 
     def result(self):
-        """The statistics as a dict with the keys of :data:`STATISTICS` and counts."""
-        if self.count == 0:
-            raise ValueError("no values were added.")
+        """The statistics as a dict with the keys of :data:`STATISTICS` and counts.
+
+        ``count`` is the number of values other than NaN, ``nan_count`` the
+        number of NaNs, ``samples`` the number of batch rows.
+        """
+        if self.count == 0 and self.nan_count == 0:
+            raise ValueError("RunningStatistics.result: no values were added.")
         dead = self.dead_mask
+        count = self.count
+        nan = math.nan
         return {
-            "mean": self._mean,
-            "std": math.sqrt(max(self._m2 / self.count, 0.0)),
-            "min": self._min,
-            "max": self._max,
-            "zero_fraction": self._zeros / self.count,
-            "negative_fraction": self._negatives / self.count,
+            "mean": self._mean if count else nan,
+            "std": math.sqrt(max(self._m2 / count, 0.0)) if count else nan,
+            "min": self._min if count else nan,
+            "max": self._max if count else nan,
+            "zero_fraction": self._zeros / count if count else nan,
+            "negative_fraction": self._negatives / count if count else nan,
             "dead_fraction": float(np.mean(dead)),
             "units": int(dead.size),
             "dead_units": int(np.count_nonzero(dead)),
-            "count": self.count,
+            "count": count,
+            "nan_count": self.nan_count,
             "samples": self.samples,
         }
 
@@ -663,10 +688,7 @@ class DeadUnits:
 
 
 def _check_threshold(threshold, caller):
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not (
-        threshold >= 0
-    ):
-        raise ValueError(f"{caller}: `threshold` must be a number >= 0, got {threshold!r}.")
+    return check_number(caller, "threshold", threshold, low=0.0)
 
 
 def _probe(model, layers, caller):

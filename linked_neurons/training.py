@@ -48,6 +48,7 @@ from keras import ops
 
 from linked_neurons.layers.base import ActivationLayer
 from linked_neurons.layers.learnable import LEAF
+from linked_neurons.optimizers._common import learning_rate_or_error
 
 __all__ = [
     "DSPTMixin",
@@ -557,6 +558,14 @@ def _clone_optimizer(optimizer, **overrides):
     return type(optimizer).from_config(config)
 
 
+def _slow_rate_or_error(rate):
+    try:
+        return learning_rate_or_error("p24sl_optimizer", rate)
+    except (TypeError, ValueError) as err:
+        raise type(err)(str(err).replace("`learning_rate`", "`slow_learning_rate`").replace(
+            "received learning_rate=", "received slow_learning_rate=")) from None
+
+
 def p24sl_optimizer(
     model, optimizer="adam", learning_rate=None, slow_learning_rate=None, name="p24sl"
 ):
@@ -603,6 +612,10 @@ def p24sl_optimizer(
     """
     if not isinstance(model, keras.layers.Layer):
         raise TypeError(f"p24sl_optimizer: expected a Keras model, got {type(model).__name__}.")
+    if learning_rate is not None:
+        learning_rate = learning_rate_or_error("p24sl_optimizer", learning_rate)
+    if slow_learning_rate is not None:
+        slow_learning_rate = _slow_rate_or_error(slow_learning_rate)
     if isinstance(optimizer, keras.optimizers.Optimizer):
         if learning_rate is not None:
             raise ValueError(

@@ -283,10 +283,33 @@ def test_mixed_precision_training():
 
 
 # --------------------------------------------------------------------- errors
-@pytest.mark.parametrize("freq", [0, -2, 1.5, True, "10"])
-def test_freq_below_one_is_an_error(freq):
-    with pytest.raises(ValueError, match="ActivationHistograms: `freq` must be an integer >= 1"):
+@pytest.mark.parametrize(
+    "freq, error",
+    [(0, ValueError), (-2, ValueError), (1.5, ValueError), (float("inf"), ValueError),
+     (True, TypeError), ("10", TypeError)],
+)
+def test_freq_below_one_is_an_error(freq, error):
+    with pytest.raises(error, match=r"ActivationHistograms: `freq` must be an integer"):
         ActivationHistograms("logs", freq=freq)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        ({"seed": "abc"}, TypeError, ["`seed`", "'abc'"]),
+        ({"seed": -3}, ValueError, ["`seed`", "-3"]),
+        ({"seed": 1.5}, ValueError, ["`seed`", "1.5"]),
+        ({"threshold": float("inf")}, ValueError, ["`threshold`", "inf"]),
+        ({"threshold": float("nan")}, ValueError, ["`threshold`", "nan"]),
+        ({"histograms": "yes"}, TypeError, ["`histograms`", "'yes'"]),
+        ({"channel_axis": 1.0 + 0.5}, ValueError, ["`channel_axis`", "1.5"]),
+    ],
+)
+def test_bad_values_name_the_argument(kwargs, error, words):
+    with pytest.raises(error) as info:
+        ActivationHistograms(None, **kwargs)
+    for word in ["ActivationHistograms", *words]:
+        assert word in str(info.value), (word, str(info.value))
 
 
 def test_argument_errors():
@@ -296,7 +319,7 @@ def test_argument_errors():
         ActivationHistograms("logs", statistics=["mean", "median"])
     with pytest.raises(ValueError, match="unknown images \\['heatmap'\\]"):
         ActivationHistograms("logs", images=["heatmap"])
-    with pytest.raises(ValueError, match="`buckets` must be an integer >= 1"):
+    with pytest.raises(ValueError, match=r"`buckets` must be an integer in \[1, inf\)"):
         ActivationHistograms("logs", buckets=0)
     with pytest.raises(TypeError, match="`log_dir` must be a path or None"):
         ActivationHistograms(3)

@@ -255,3 +255,13 @@ def test_keras_dataset_unavailable_gives_a_clear_error(monkeypatch):
 def test_keras_dataset_unknown_name():
     with pytest.raises(ValueError, match="unknown dataset"):
         datasets.load_keras_dataset("digits")
+
+
+def test_load_digits_seed_must_be_an_integer():
+    pytest.importorskip("sklearn")
+    from linked_neurons.datasets import load_digits
+
+    with pytest.raises(TypeError, match=r"load_digits.*`seed`.*'abc'"):
+        load_digits(seed="abc")
+    with pytest.raises(ValueError, match=r"load_digits.*`seed`.*nan"):
+        load_digits(seed=float("nan"))

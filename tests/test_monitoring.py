@@ -316,7 +316,7 @@ def test_other_argument_errors(known):
         activation_statistics(model, x, layers=[])
     with pytest.raises(TypeError, match="layer name or a layer, got 3"):
         activation_statistics(model, x, layers=[3])
-    with pytest.raises(ValueError, match="`threshold` must be a number >= 0"):
+    with pytest.raises(ValueError, match=r"`threshold` must be a finite real number in \[0, inf\)"):
         dead_units(model, x, threshold=-1.0)
     with pytest.raises(ValueError, match="`batch_size` must be a positive int"):
         dead_units(model, x, batch_size=0)
@@ -400,3 +400,36 @@ def test_monitoring_example_runs(tmp_path):
     assert 0.3 < accuracy <= 1.0
     assert (tmp_path / "histograms.png").stat().st_size > 0
     assert list((tmp_path / "logs" / "activations").glob("events.out.tfevents.*"))
+
+
+def test_running_statistics_keep_the_rest_of_a_batch_with_nan():
+    nan = float("nan")
+    s = RunningStatistics()
+    s.update([[0.5, 1.0, -2.0]])
+    s.update([[nan, 3.0, -4.0]])
+    r = s.result()
+    assert (r["min"], r["max"], r["count"], r["nan_count"], r["samples"]) == (-4.0, 3.0, 5, 1, 2)
+    values = np.array([0.5, 1.0, -2.0, 3.0, -4.0])
+    np.testing.assert_allclose([r["mean"], r["std"]], [values.mean(), values.std()], rtol=1e-14)
+    np.testing.assert_allclose(r["negative_fraction"], 2 / 5)
+    assert r["dead_units"] == 0  # the NaN unit is not dead
+
+    first = RunningStatistics()
+    first.update([[nan, 2.0], [1.0, -0.5]])
+    r = first.result()
+    assert (r["min"], r["max"], r["nan_count"]) == (-0.5, 2.0, 1)
+
+    only = RunningStatistics()
+    only.update([[nan, nan]])
+    r = only.result()
+    assert r["nan_count"] == 2 and r["count"] == 0
+    assert all(np.isnan(r[k]) for k in ("mean", "std", "min", "max"))
+
+
+def test_running_statistics_bad_arguments():
+    with pytest.raises(TypeError, match="RunningStatistics.*channel_axis.*'a'"):
+        RunningStatistics(channel_axis="a")
+    with pytest.raises(ValueError, match="RunningStatistics.*threshold.*nan"):
+        RunningStatistics(threshold=float("nan"))
+    with pytest.raises(ValueError, match="RunningStatistics.*no values"):
+        RunningStatistics().result()

@@ -393,3 +393,16 @@ def test_docstring_examples():
     result = doctest.testmod(training, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+@pytest.mark.parametrize("arg", ["learning_rate", "slow_learning_rate"])
+@pytest.mark.parametrize("bad, error", [(float("nan"), ValueError), (float("inf"), ValueError),
+                                        (-1.0, ValueError), ("fast", TypeError)])
+def test_p24sl_optimizer_rejects_bad_learning_rates(arg, bad, error):
+    from linked_neurons import LEAF
+    from linked_neurons.training import p24sl_optimizer
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), LEAF(),
+                              keras.layers.Dense(1)])
+    with pytest.raises(error, match=rf"p24sl_optimizer.*`{arg}`.*{bad}"):
+        p24sl_optimizer(model, **{arg: bad})

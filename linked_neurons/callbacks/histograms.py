@@ -11,6 +11,7 @@ import numpy as np
 
 from linked_neurons import monitoring
 from linked_neurons._backend import tensorflow_required
+from linked_neurons._validation import check_bool, check_int, check_seed
 
 #: Image summaries the callback can write.
 IMAGES = ("histogram", "activation_map")
@@ -283,7 +284,7 @@ class ActivationHistograms(keras.callbacks.Callback):
                 f"{name}: `freq_unit` must be 'batch' or 'epoch', got {freq_unit!r}."
             )
         self.freq_unit = freq_unit.lower()
-        self.histograms = bool(histograms)
+        self.histograms = check_bool(name, "histograms", histograms)
         self.statistics = _choices(name, "statistics", statistics, monitoring.STATISTICS)
         if images is True:
             images = IMAGES
@@ -306,9 +307,11 @@ class ActivationHistograms(keras.callbacks.Callback):
         self.batch_size = None if batch_size is None else _positive_int(
             name, "batch_size", batch_size
         )
-        self.seed = seed
-        self.log_initial = bool(log_initial)
-        self.channel_axis = channel_axis
+        self.seed = check_seed(name, "seed", seed)
+        self.log_initial = check_bool(name, "log_initial", log_initial)
+        self.channel_axis = None if channel_axis is None else check_int(
+            name, "channel_axis", channel_axis
+        )
         monitoring._check_threshold(threshold, name)
         self.threshold = float(threshold)
         if (
@@ -537,9 +540,7 @@ def _encode_png(pixels):
 
 
 def _positive_int(caller, name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{caller}: `{name}` must be an integer >= 1, got {value!r}.")
-    return int(value)
+    return check_int(caller, name, value, low=1)
 
 
 def _choices(caller, name, values, allowed):

@@ -1,5 +1,6 @@
 """EfficientNetBuilder: EfficientNet B0..B7 and custom MixNet-style models."""
 
+import math
 import numbers
 import os
 
@@ -29,7 +30,10 @@ def _is_int(value):
 
 
 def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    """A finite real number (NaN and infinities are not accepted anywhere)."""
+    return (
+        isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    )
 
 
 def _takes_mixture(type_bn):
@@ -310,6 +314,7 @@ class EfficientNetBuilder:
             A ``keras.Model`` named ``efficientmixnet_b0`` .. ``_b7``.
 
         Raises:
+            TypeError: For a variant that is not a string.
             ValueError: For an unknown variant.
         """
         spec = get_variant(variant)

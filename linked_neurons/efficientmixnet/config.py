@@ -63,7 +63,10 @@ def _is_int(value):
 
 
 def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    """A finite real number (NaN and infinities are not accepted anywhere)."""
+    return (
+        isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    )
 
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
@@ -438,9 +441,15 @@ def get_variant(name):
     """The :class:`Variant` for ``"B0"`` .. ``"B7"`` (case-insensitive).
 
     Raises:
+        TypeError: For a variant that is not a string.
         ValueError: For an unknown variant.
     """
-    key = name.upper() if isinstance(name, str) else name
+    if not isinstance(name, str):
+        raise TypeError(
+            f"EfficientNet: `variant` must be a string such as 'B0'; received "
+            f"variant={name!r} of type {type(name).__name__}."
+        )
+    key = name.upper()
     if key not in VARIANTS:
         raise ValueError(
             f"EfficientNet: unknown variant {name!r}; expected one of "

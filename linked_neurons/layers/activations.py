@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from linked_neurons import ops as ln_ops
+from linked_neurons._validation import check_bool, check_number
 from linked_neurons.layers.base import ActivationLayer, ChannelActivationLayer
 
 
@@ -125,11 +126,9 @@ class Swish(ChannelActivationLayer):
         self, beta=1.0, trainable_beta=False, per_channel=False, axis=-1, fused=True, **kwargs
     ):
         super().__init__(axis=axis, fused=fused, **kwargs)
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)):
-            raise TypeError(f"{self._kind()}: `beta` must be a number, got {beta!r}.")
-        for arg, value in (("trainable_beta", trainable_beta), ("per_channel", per_channel)):
-            if not isinstance(value, bool):
-                raise TypeError(f"{self._kind()}: `{arg}` must be a bool, got {value!r}.")
+        beta = check_number(self._kind(), "beta", beta)
+        trainable_beta = check_bool(self._kind(), "trainable_beta", trainable_beta)
+        per_channel = check_bool(self._kind(), "per_channel", per_channel)
         if per_channel and not trainable_beta:
             raise ValueError(
                 f"{self._kind()}: `per_channel=True` needs `trainable_beta=True`."

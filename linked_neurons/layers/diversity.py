@@ -14,11 +14,19 @@ import json
 import math
 import numbers
 import os
+import zipfile
 
 import keras
 import numpy as np
 from keras import backend, ops
 
+from linked_neurons._validation import (
+    check_int,
+    check_int_tuple,
+    check_number,
+    check_numbers,
+    check_seed,
+)
 from linked_neurons.layers.base import ChannelActivationLayer
 from linked_neurons.ops._grad import fused_op
 
@@ -112,6 +120,8 @@ def resolve_base(base, where):
             f"{', '.join(sorted(BASE_FUNCTIONS))} or a shape-preserving name of "
             f"linked_neurons.activations."
         ) from None
+    if not layer.built:  # weights are created by build: an unbuilt PReLU has none yet
+        layer.build((None, 2))
     if multiplier != 1 or layer.weights:
         raise ValueError(
             f"{where}: base activation {base!r} must be elementwise and weight-free "
@@ -374,11 +384,8 @@ class NeuralActivation(_DiverseActivation):
         **kwargs,
     ):
         super().__init__(axis=axis, fused=fused, **kwargs)
-        for name, value in (("n_activations", n_activations), ("hidden_units", hidden_units)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{self._kind()}: `{name}` must be a positive int, got {value!r}.")
-        self.n_activations = int(n_activations)
-        self.hidden_units = int(hidden_units)
+        self.n_activations = check_int(self._kind(), "n_activations", n_activations, low=1)
+        self.hidden_units = check_int(self._kind(), "hidden_units", hidden_units, low=1)
         self.base, self._base_fn = resolve_base(base, self._kind())
         if hidden_activation not in HIDDEN_ACTIVATIONS:
             raise ValueError(
@@ -386,14 +393,9 @@ class NeuralActivation(_DiverseActivation):
                 f"one of {', '.join(sorted(HIDDEN_ACTIVATIONS))}."
             )
         self.hidden_activation = hidden_activation
-        if not isinstance(residual_scale, numbers.Real) or isinstance(residual_scale, bool):
-            raise TypeError(f"{self._kind()}: `residual_scale` must be a number, got "
-                            f"{residual_scale!r}.")
-        self.residual_scale = float(residual_scale)
-        if not isinstance(noise, numbers.Real) or isinstance(noise, bool) or noise < 0:
-            raise ValueError(f"{self._kind()}: `noise` must be a number >= 0, got {noise!r}.")
-        self.noise = float(noise)
-        self.seed = seed
+        self.residual_scale = check_number(self._kind(), "residual_scale", residual_scale)
+        self.noise = check_number(self._kind(), "noise", noise, low=0.0)
+        self.seed = seed = check_seed(self._kind(), "seed", seed)
         self.assignment = _parse_assignment(assignment, self.n_activations, self._kind())
         bound = 1.0 / math.sqrt(self.hidden_units)
         inits = (
@@ -407,6 +409,25 @@ class NeuralActivation(_DiverseActivation):
         ]
         self._given_inits = [init for init, _ in inits]
         self._noise_gen = keras.random.SeedGenerator(seed) if self.noise > 0 else None
+
+    # The noise generator's state is not one of the layer's own variables: without
+    # these two methods a reloaded layer would restart the noise sequence.
+    _SEED_KEY = "noise_seed_generator_state"
+
+    def save_own_variables(self, store):
+        """Saves the weights and, with ``noise > 0``, the noise generator's state."""
+        super().save_own_variables(store)
+        if self._noise_gen is not None:
+            store[self._SEED_KEY] = self._noise_gen.state
+
+    def load_own_variables(self, store):
+        """Loads what :meth:`save_own_variables` saved (older files: weights only)."""
+        keys = list(store.keys())
+        if self._SEED_KEY in keys:
+            if self._noise_gen is not None:
+                self._noise_gen.state.assign(store[self._SEED_KEY])
+            store = {k: store[k] for k in keys if k != self._SEED_KEY}
+        super().load_own_variables(store)
 
     def _build_weights(self):
         k, h = self.n_activations, self.hidden_units
@@ -558,7 +579,7 @@ def interpolate(x, x_knots, y_channels, extrapolation="linear"):
 def _load_text_table(path, where):
     try:
         values = np.loadtxt(path, dtype="float64", ndmin=2)
-    except ValueError as err:
+    except (ValueError, UnicodeDecodeError) as err:
         raise ValueError(f"{where}: cannot read {path!r} as a table of numbers: {err}") from None
     return values
 
@@ -646,7 +667,7 @@ class InterpolatedActivation(_DiverseActivation):
         if not np.all(np.isfinite(y)):
             raise ValueError(f"{self._kind()}: `y_values` contains NaN or infinite values.")
         if select is not None:
-            rows = [select] if isinstance(select, numbers.Integral) else list(select)
+            rows = list(check_int_tuple(self._kind(), "select", select))
             if not rows or any(
                 isinstance(r, bool) or not isinstance(r, numbers.Integral)
                 or not -y.shape[0] <= r < y.shape[0] for r in rows
@@ -759,7 +780,10 @@ class InterpolatedActivation(_DiverseActivation):
         y, x, metadata = load_curves(path, x_range=x_range)
         if "extrapolation" in metadata:
             kwargs.setdefault("extrapolation", metadata["extrapolation"])
-        return cls(y, x_values=x, **kwargs)
+        try:
+            return cls(y, x_values=x, **kwargs)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{err} (read from {os.fspath(path)!r})") from None
 
     def get_config(self):
         config = super().get_config()
@@ -789,29 +813,81 @@ def save_curves(path, y_values, x_values, metadata=None):
         raise ValueError(f"save_curves: the file name must end in .npz or .json, got {path!r}.")
 
 
-def load_curves(path, x_range=(-5.0, 5.0)):
-    """Reads ``(y_values, x_values, metadata)`` from ``.npz``, ``.json`` or text."""
-    path = os.fspath(path)
-    where = "InterpolatedActivation.from_file"
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{where}: no file {path!r}.")
-    if path.endswith(".npz"):
-        with np.load(path) as data:
+def _float_array(value, what, path, where):
+    try:
+        return np.asarray(value, dtype="float64")
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{where}: {path!r} holds {what} that are not a rectangular array of numbers."
+        ) from None
+
+
+def _metadata(meta, path, where):
+    if not isinstance(meta, dict):
+        raise ValueError(
+            f"{where}: {path!r} has metadata {meta!r} of type {type(meta).__name__}; "
+            f"expected a JSON object (dict)."
+        )
+    return meta
+
+
+def _load_npz(path, where):
+    try:
+        with np.load(path, allow_pickle=False) as data:
             missing = {"y_values", "x_values"} - set(data.files)
             if missing:
                 raise ValueError(f"{where}: {path!r} lacks the arrays {sorted(missing)}.")
-            meta = json.loads(str(data["metadata"])) if "metadata" in data.files else {}
-            return data["y_values"], data["x_values"], meta
-    if path.endswith(".json"):
+            meta = {}
+            if "metadata" in data.files:
+                try:
+                    meta = json.loads(str(data["metadata"]))
+                except json.JSONDecodeError as err:
+                    raise ValueError(
+                        f"{where}: {path!r} has metadata that is not valid JSON: {err}."
+                    ) from None
+            y = _float_array(data["y_values"], "y_values", path, where)
+            x = _float_array(data["x_values"], "x_values", path, where)
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as err:
+        raise ValueError(
+            f"{where}: {path!r} is not a readable .npz file ({type(err).__name__}: {err})."
+        ) from None
+    return y, x, _metadata(meta, path, where)
+
+
+def _load_json(path, where):
+    try:
         with open(path) as f:
             data = json.load(f)
-        if not isinstance(data, dict) or "y_values" not in data:
-            raise ValueError(f"{where}: {path!r} is not a saved activation (no 'y_values').")
-        y = np.asarray(data["y_values"], dtype="float64")
-        x = data.get("x_values")
-        return y, None if x is None else np.asarray(x, dtype="float64"), data.get("metadata", {})
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{where}: {path!r} is not valid JSON: {err}.") from None
+    if not isinstance(data, dict) or "y_values" not in data:
+        raise ValueError(f"{where}: {path!r} is not a saved activation (no 'y_values').")
+    y = _float_array(data["y_values"], "y_values", path, where)
+    x = data.get("x_values")
+    x = None if x is None else _float_array(x, "x_values", path, where)
+    return y, x, _metadata(data.get("metadata", {}), path, where)
+
+
+def load_curves(path, x_range=(-5.0, 5.0)):
+    """Reads ``(y_values, x_values, metadata)`` from ``.npz``, ``.json`` or text.
+
+    Raises:
+        FileNotFoundError: No such file.
+        ValueError: A file that cannot be read (truncated, malformed JSON,
+            non-numeric or ragged values, metadata that is not a dict) or a bad
+            ``x_range``; the message names the file.
+    """
+    path = os.fspath(path)
+    where = "InterpolatedActivation.from_file"
+    x_range = check_numbers(where, "x_range", x_range, length=2)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{where}: no file {path!r}.")
+    if path.endswith(".npz"):
+        return _load_npz(path, where)
+    if path.endswith(".json"):
+        return _load_json(path, where)
     y = _load_text_table(path, where)
-    x = np.linspace(float(x_range[0]), float(x_range[1]), y.shape[1])
+    x = np.linspace(x_range[0], x_range[1], y.shape[1])
     return y, x, {}
 
 

@@ -5,6 +5,7 @@ import numbers
 import keras
 from keras import backend
 
+from linked_neurons._validation import check_number
 from linked_neurons.layers.base import ChannelActivationLayer
 from linked_neurons.ops import learnable as learnable_ops
 
@@ -89,8 +90,9 @@ class LearnableActivation(ChannelActivationLayer):
         stored, initializers = [], []
         for name, value in zip(self.PARAMS, values):
             if isinstance(value, numbers.Real) and not isinstance(value, bool):
-                stored.append(float(value))
-                initializers.append(keras.initializers.Constant(float(value)))
+                value = check_number(self._kind(), f"init ({name})", value)
+                stored.append(value)
+                initializers.append(keras.initializers.Constant(value))
                 continue
             try:
                 initializer = keras.initializers.get(value)
@@ -235,14 +237,23 @@ class LEAF(LearnableActivation):
     ``shared_axes`` to share them. Named inits give a known activation at the
     start of training:
 
-    =========  ========================  ==========================
-    init       (p1, p2, p3, p4)          equals
-    =========  ========================  ==========================
-    "relu"     (1, 0, 2**16, 0)          ReLU (to 1e-4 away from 0)
-    "silu"     (1, 0, 1, 0)              x * sigmoid(x), exactly
-    "tanh"     (0, 2, 2, -1)             tanh, exactly
-    "sigmoid"  (0, 1, 1, 0)              sigmoid, exactly
-    =========  ========================  ==========================
+    =============  ========================  ==========================
+    init           (p1, p2, p3, p4)          equals
+    =============  ========================  ==========================
+    "relu"         (1, 0, 2**16, 0)          ReLU (to 4.2e-6)
+    "relu_smooth"  (1, 0, 2**8, 0)           ReLU (to 1.1e-3)
+    "silu"         (1, 0, 1, 0)              x * sigmoid(x), exactly
+    "tanh"         (0, 2, 2, -1)             tanh, exactly
+    "sigmoid"      (0, 1, 1, 0)              sigmoid, exactly
+    =============  ========================  ==========================
+
+    The "relu" init (the paper's) is ill-conditioned: the slope of
+    ``x * sigmoid(2**16 x)`` goes from 0 to 1 within about 1e-5 of 0, so
+    round-off in the weights (another seed, worker count or reduction
+    order) is amplified: runs starting 1e-7 apart differ by 1.6e-2 after 8
+    Adam steps. "relu_smooth" is 140 times less sensitive (1.1e-4) and trained
+    as well in our measurements (``benchmarks/leaf_conditioning.py``); prefer
+    it unless the paper's exact init matters.
 
     The parameters are float32 variables named ``"p1"`` to ``"p4"`` (so
     that, e.g., :func:`linked_neurons.training.p24sl_optimizer` can give
@@ -251,8 +262,8 @@ class LEAF(LearnableActivation):
     compute dtype, so the ``2**16`` of the "relu" init cannot overflow.
 
     Args:
-        init: ``"relu"`` (default), ``"silu"``, ``"tanh"``, ``"sigmoid"``, or
-            four values ``(p1, p2, p3, p4)``, each a number or a Keras
+        init: ``"relu"`` (default), ``"relu_smooth"``, ``"silu"``, ``"tanh"``,
+            ``"sigmoid"``, or four values ``(p1, p2, p3, p4)``, each a number or a Keras
             initializer.
         shared_axes: None (default): one parameter set per neuron.
             ``"spatial"``: one set per channel (the channel axis is
@@ -342,13 +353,14 @@ class AHAF(LearnableActivation):
 
     Two learnable parameters per neuron by default (``shared_axes`` shares
     them). The "relu" init (``beta = 1, gamma = 2**16``) makes it ReLU to
-    1e-4 away from 0; the "silu" init (``beta = gamma = 1``) makes it SiLU
+    4.2e-6 (ill-conditioned, see :class:`LEAF`); "relu_smooth" (``gamma =
+    2**8``) to 1.1e-3, well-conditioned; the "silu" init (``beta = gamma = 1``) makes it SiLU
     exactly. The parameters are float32 variables named ``"beta"`` and
     ``"gamma"``; under mixed precision the activation is evaluated in
     float32, so ``gamma = 2**16`` cannot overflow float16.
 
     Args:
-        init: ``"relu"`` (default), ``"silu"``, or two values
+        init: ``"relu"`` (default), ``"relu_smooth"``, ``"silu"``, or two values
             ``(beta, gamma)``, each a number or a Keras initializer.
         shared_axes: None (default, one set per neuron), ``"spatial"`` (one
             set per channel), ``"all"`` (one scalar set), or the non-batch

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from linked_neurons import ops as ln_ops
+from linked_neurons._validation import check_int_tuple
 from linked_neurons.layers.base import ChannelActivationLayer
 
 _REFERENCE = (
@@ -178,16 +179,8 @@ class LKPReLU(ChannelActivationLayer):
         self.alpha_initializer = keras.initializers.get(alpha_initializer)
         self.alpha_regularizer = keras.regularizers.get(alpha_regularizer)
         self.alpha_constraint = keras.constraints.get(alpha_constraint)
-        if shared_axes is not None:
-            if isinstance(shared_axes, int) and not isinstance(shared_axes, bool):
-                shared_axes = [shared_axes]
-            try:
-                shared_axes = [int(a) for a in shared_axes]
-            except (TypeError, ValueError):
-                raise TypeError(
-                    f"{self._kind()}: `shared_axes` must be None, an int or a list of "
-                    f"ints, got {shared_axes!r}."
-                ) from None
+        shared_axes = check_int_tuple(self._kind(), "shared_axes", shared_axes)
+        shared_axes = None if shared_axes is None else list(shared_axes)
         self.shared_axes = shared_axes
 
     def _param_shape(self, input_shape):

@@ -12,6 +12,7 @@ import keras
 from keras import backend, constraints, initializers, ops, regularizers
 
 from linked_neurons._backend import TENSORFLOW_HINT
+from linked_neurons._validation import check_number
 from linked_neurons.ops import normalization as norm_ops
 
 _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
@@ -99,16 +100,7 @@ class BatchStatisticsNormalization(keras.layers.Layer):
         return f"{type(self).__name__} layer '{self.name}'"
 
     def _check_number(self, name, value, low, high):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(
-                f"{self._kind()}: `{name}` must be a number, got {value!r} of type "
-                f"{type(value).__name__}."
-            )
-        value = float(value)
-        if not value >= low or (high is not None and value > high):
-            expected = f"in [{low:g}, {high:g}]" if high is not None else f">= {low:g}"
-            raise ValueError(f"{self._kind()}: `{name}` must be {expected}, got {value!r}.")
-        return value
+        return check_number(self._kind(), name, value, low=low, high=high)
 
     def _check_dtype(self, x):
         dtype = backend.standardize_dtype(x.dtype)
@@ -211,11 +203,22 @@ class BatchStatisticsNormalization(keras.layers.Layer):
                 return mean, norm_ops.divide_or_zero(squares, total[1])
         return norm_ops.batch_moments(x, axis, means, counts, weights)
 
-    def _update_moving(self, moving_mean, moving_variance, mean, variance):
+    def _update_moving(self, moving_mean, moving_variance, mean, variance, x):
+        """Moves the averages towards the batch's; an empty batch (0 rows) leaves them.
+
+        The batch moments of 0 samples are 0/0 = NaN, which would poison the
+        averages for good (``keras.layers.BatchNormalization`` does that).
+        """
         m = self.momentum
+        rows = ops.shape(x)[0]
+        if isinstance(rows, int) and rows == 0:
+            return
         for var, value in ((moving_mean, mean), (moving_variance, variance)):
             old = ops.cast(var, value.dtype)
-            var.assign(ops.cast(old * m + value * (1.0 - m), var.dtype))
+            new = old * m + value * (1.0 - m)
+            if not isinstance(rows, int):  # batch size known only when run
+                new = ops.where(rows > 0, new, old)
+            var.assign(ops.cast(new, var.dtype))
 
     def _statistics(self, x, axis, training, weights):
         """``(pooled, counts, mean, variance)`` of ``x``.
@@ -229,7 +232,7 @@ class BatchStatisticsNormalization(keras.layers.Layer):
         pooled, counts = norm_ops.sample_means(x, axis, weights)
         if training:
             mean, variance = self._batch_moments(x, axis, pooled, counts, weights)
-            self._update_moving(self.moving_mean, self.moving_variance, mean, variance)
+            self._update_moving(self.moving_mean, self.moving_variance, mean, variance, x)
         else:
             mean = ops.cast(self.moving_mean, x.dtype)
             variance = ops.cast(self.moving_variance, x.dtype)
@@ -515,7 +518,7 @@ class AttentiveNormalization(BatchStatisticsNormalization):
             sample_weights = None if counts is None else ops.cast(counts > 0, z.dtype)
             mean, variance = self._batch_moments(z, 1, weights=sample_weights)
             self._update_moving(
-                self.attention_moving_mean, self.attention_moving_variance, mean, variance
+                self.attention_moving_mean, self.attention_moving_variance, mean, variance, z
             )
         else:
             mean = ops.cast(self.attention_moving_mean, z.dtype)

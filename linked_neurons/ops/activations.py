@@ -115,8 +115,10 @@ _silu_fused = fused_op(swish_plain, _silu_grad)
 def _swish_beta_grad(g, x, beta):
     s = ops.sigmoid(beta * x)
     ds = s * (1 - s)
-    dx = g * (s + beta * x * ds)
-    dbeta = sum_to_shape(g * x * x * ds, tuple(beta.shape))
+    dx = g * (s + beta * (x * ds))
+    # x * ds first: it is bounded (|x| ds <= 0.224 / |beta|) and vanishes with ds,
+    # whereas beta * x and x * x overflow float16 (|x| > 256) and inf * 0 is NaN.
+    dbeta = sum_to_shape(g * ((x * ds) * x), tuple(beta.shape))
     return dx, dbeta
 
 

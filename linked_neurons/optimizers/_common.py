@@ -5,35 +5,11 @@ import numbers
 
 import keras
 
+from linked_neurons._validation import check_int, check_number  # noqa: F401 (re-exported)
+
 
 def _is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def check_number(owner, name, value, low=None, high=None, high_open=False):
-    """Returns ``value`` as a Python float after checking ``low <= value <= high``.
-
-    ``high_open`` makes the upper bound strict. Raises a ``TypeError`` for a
-    value that is not a real number and a ``ValueError`` naming ``owner``,
-    the argument, the allowed range and the value for one outside it.
-    """
-    if not _is_number(value):
-        raise TypeError(
-            f"{owner}: `{name}` must be a real number; received {name}={value!r} "
-            f"of type {type(value).__name__}."
-        )
-    value = float(value)
-    bad = math.isnan(value)
-    bad = bad or (low is not None and value < low)
-    if high is not None:
-        bad = bad or (value >= high if high_open else value > high)
-    if bad:
-        lower = "(-inf" if low is None else f"[{low:g}"
-        upper = "inf)" if high is None else (f"{high:g})" if high_open else f"{high:g}]")
-        raise ValueError(
-            f"{owner}: `{name}` must be in {lower}, {upper}; received {name}={value!r}."
-        )
-    return value
 
 
 def learning_rate_or_error(owner, learning_rate):

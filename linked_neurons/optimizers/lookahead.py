@@ -1,12 +1,11 @@
 """Lookahead: a wrapper that makes any Keras optimizer take k steps forward, 1 back."""
 
 import contextlib
-import numbers
 
 import keras
 from keras import ops
 
-from linked_neurons.optimizers._common import check_number
+from linked_neurons.optimizers._common import check_int, check_number
 
 _REFERENCE = (
     "Zhang, Lucas, Hinton & Ba, *Lookahead Optimizer: k steps forward, 1 step back*, "
@@ -175,16 +174,7 @@ class Lookahead(keras.optimizers.Optimizer):
 
     def __init__(self, optimizer="adam", sync_period=5, slow_step_size=0.5, name=None, **kwargs):
         inner = _resolve_optimizer(optimizer)
-        if (
-            isinstance(sync_period, bool)
-            or not isinstance(sync_period, numbers.Real)
-            or sync_period != int(sync_period)
-            or sync_period < 1
-        ):
-            raise ValueError(
-                "Lookahead: `sync_period` must be an integer >= 1; received "
-                f"sync_period={sync_period!r}."
-            )
+        sync_period = check_int("Lookahead", "sync_period", sync_period, low=1)
         slow_step_size = check_number(
             "Lookahead", "slow_step_size", slow_step_size, low=0.0, high=1.0
         )

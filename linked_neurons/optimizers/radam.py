@@ -1,12 +1,15 @@
 """Rectified Adam (RAdam) for Keras 3."""
 
 import math
-import numbers
 
 import keras
 from keras import ops
 
-from linked_neurons.optimizers._common import check_number, learning_rate_or_error
+from linked_neurons.optimizers._common import (
+    check_int,
+    check_number,
+    learning_rate_or_error,
+)
 
 _REFERENCE = (
     "Liu et al., *On the Variance of the Adaptive Learning Rate and Beyond*, "
@@ -158,16 +161,7 @@ class RAdam(keras.optimizers.Optimizer):
         beta_2 = check_number(cls, "beta_2", beta_2, low=0.0, high=1.0, high_open=True)
         epsilon = check_number(cls, "epsilon", epsilon, low=0.0)
         sma_threshold = check_number(cls, "sma_threshold", sma_threshold, low=4.0)
-        if (
-            isinstance(total_steps, bool)
-            or not isinstance(total_steps, numbers.Real)
-            or total_steps != int(total_steps)
-            or total_steps < 0
-        ):
-            raise ValueError(
-                f"{cls}: `total_steps` must be an integer >= 0 (0 turns the warmup "
-                f"off); received total_steps={total_steps!r}."
-            )
+        total_steps = check_int(cls, "total_steps", total_steps, low=0)
         warmup_proportion = check_number(
             cls, "warmup_proportion", warmup_proportion, low=0.0, high=1.0
         )

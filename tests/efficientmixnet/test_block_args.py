@@ -243,6 +243,10 @@ def test_variant_table():
     assert get_variant("b3") is VARIANTS["B3"]
     with pytest.raises(ValueError, match="unknown variant 'B8'.*B0, B1"):
         get_variant("B8")
+    with pytest.raises(TypeError, match=r"`variant`.*\['B0'\].*list"):
+        get_variant(["B0"])
+    with pytest.raises(TypeError, match=r"`variant`.*None"):
+        get_variant(None)
 
 
 def test_round_filters_rule():
@@ -264,3 +268,16 @@ def test_round_repeats_rule():
     assert [round_repeats(r, 3.1) for r in (1, 2, 3, 4)] == [4, 7, 10, 13]
     assert [round_repeats(r, 1.0) for r in (1, 2, 3, 4)] == [1, 2, 3, 4]
     assert round_repeats(3, 1.1) == 4
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_builder_rejects_non_finite_numbers(bad):
+    from linked_neurons.efficientmixnet import EfficientNetBuilder
+
+    for kwargs in ({"batch_norm_epsilon": bad}, {"drop_connect_rate": bad},
+                   {"batch_norm_momentum": bad}):
+        (name,) = kwargs
+        with pytest.raises(ValueError, match=rf"EfficientNetBuilder.*`{name}`.*{bad}"):
+            EfficientNetBuilder(**kwargs)
+    with pytest.raises(ValueError, match=rf"custom_model.*`width_coefficient`.*{bad}"):
+        EfficientNetBuilder().custom_model(["r1_k3_s11_e1_i32_o16"], width_coefficient=bad)

@@ -15,6 +15,7 @@ from conftest import (
 from keras import ops
 
 from linked_neurons import SELU, Mish, Swish
+from linked_neurons import ops as ln_ops
 
 
 def _swish_ref(x, weights, axis):
@@ -114,5 +115,51 @@ def test_swish_bad_arguments():
         Swish(per_channel=True)
     with pytest.raises(TypeError, match="Swish.*beta.*number"):
         Swish(beta="one")
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError, match=f"Swish.*`beta`.*beta={bad}"):
+            Swish(beta=bad)
+    with pytest.raises(TypeError, match="Swish.*trainable_beta.*'yes'"):
+        Swish(trainable_beta="yes")
     with pytest.raises(ValueError, match="Swish.*known channel size"):
         Swish(trainable_beta=True, per_channel=True)(keras.Input((4, None)))
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_swish_float16_beta_gradient_is_finite_for_large_inputs(fused):
+    """x * x overflows float16 above 256; the beta gradient must not turn into NaN."""
+    x = np.array([[-300.0, -10.0, 0.5, 10.0, 300.0]], "float16")
+    beta = np.array(1.0, "float16")
+    _, grads = value_and_grads(
+        lambda x, b: ops.sum(ln_ops.swish(x, b, fused=fused)), [x, beta]
+    )
+    x64 = x.astype("float64")
+    s = 1.0 / (1.0 + np.exp(-x64))
+    expected = np.sum(x64 * x64 * s * (1 - s))
+    dbeta = np.float64(grads[1])
+    assert np.isfinite(dbeta)
+    # float16 rounds sigmoid(10) to 1, losing the 2 * 4.5e-3 of x = +-10: a tolerance of
+    # 1e-2 absolute is float16's, not the formula's.
+    np.testing.assert_allclose(dbeta, expected, atol=1e-2)
+    assert np.all(np.isfinite(np.asarray(grads[0], "float64")))
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_swish_float16_input_gradient_is_finite_when_beta_x_overflows(fused):
+    """beta * x overflows float16 for x = 6e4, beta = 1.7; the input gradient is still 1."""
+    x = np.array([[-6e4, 6e4, 2.0]], "float16")
+    _, grads = value_and_grads(
+        lambda x: ops.sum(ln_ops.swish(x, np.float16(1.7), fused=fused)), [x]
+    )
+    g = np.asarray(grads[0], "float64")
+    s = 1.0 / (1.0 + np.exp(-3.4))
+    np.testing.assert_allclose(g, [[0.0, 1.0, s + 3.4 * s * (1 - s)]], atol=2e-3)
+
+
+def test_swish_layer_float16_trainable_beta_gradient_is_finite():
+    layer = Swish(trainable_beta=True, dtype="float16")
+    x = np.array([[-300.0, -10.0, 0.5, 10.0, 300.0]], "float16")
+    layer.build(x.shape)
+    _, grads = value_and_grads(
+        lambda x, b: ops.sum(layer.stateless_call([b], [], x)[0]), [x, np.float16(1.0)]
+    )
+    assert np.isfinite(np.float64(grads[1]))

@@ -291,7 +291,7 @@ def test_errors_name_the_layer():
         NeuralActivation(base="lkrelu")
     with pytest.raises(ValueError, match="NeuralActivation.*hidden_activation"):
         NeuralActivation(hidden_activation="softsign")
-    with pytest.raises(ValueError, match="NeuralActivation.*n_activations.*positive"):
+    with pytest.raises(ValueError, match=r"NeuralActivation.*n_activations.*\[1, inf\).*0"):
         NeuralActivation(0)
     with pytest.raises(ValueError, match="NeuralActivation.*noise"):
         NeuralActivation(noise=-1.0)
@@ -333,3 +333,82 @@ def test_docstrings():
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 6
     assert result.failed == 0
+
+
+# ----------------------------------------------------------------------------- bad values
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        ({"base": "prelu"}, ValueError, ["NeuralActivation", "'prelu'", "weight-free"]),
+        ({"residual_scale": float("nan")}, ValueError, ["residual_scale", "nan"]),
+        ({"residual_scale": float("inf")}, ValueError, ["residual_scale", "inf"]),
+        ({"noise": float("nan")}, ValueError, ["`noise`", "nan"]),
+        ({"noise": float("inf")}, ValueError, ["`noise`", "inf"]),
+        ({"seed": "abc"}, TypeError, ["`seed`", "'abc'"]),
+        ({"seed": -1}, ValueError, ["`seed`", "-1"]),
+        ({"hidden_units": 2.5}, ValueError, ["`hidden_units`", "2.5"]),
+        ({"n_activations": "2"}, TypeError, ["`n_activations`", "'2'"]),
+    ],
+)
+def test_neural_activation_bad_values_name_the_argument(kwargs, error, words):
+    with pytest.raises(error) as info:
+        NeuralActivation(**kwargs)
+    for word in ["NeuralActivation", *words]:
+        assert word in str(info.value), (word, str(info.value))
+
+
+def test_noise_generator_state_survives_save_and_load(tmp_path):
+    x = random_input((16, 4), seed=3).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    model = keras.Sequential([
+        keras.Input((4,)), keras.layers.Dense(4),
+        NeuralActivation(2, hidden_units=3, noise=0.3, seed=1), keras.layers.Dense(1),
+    ])
+    model.compile("sgd", "mse")
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0, shuffle=False)
+    path = os.path.join(str(tmp_path), "noisy.keras")
+    model.save(path)
+    again = keras.models.load_model(path)
+    for m in (model, again):
+        m.fit(x, y, epochs=1, batch_size=8, verbose=0, shuffle=False)
+    for a, b in zip(model.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def _write(path, content, mode="w"):
+    with open(path, mode) as f:
+        f.write(content)
+    return path
+
+
+def test_file_loaders_name_the_file(tmp_path):
+    d = str(tmp_path)
+    good = os.path.join(d, "good.npz")
+    InterpolatedActivation(np.zeros((2, 5))).save(good)
+    with open(good, "rb") as f:
+        truncated = _write(os.path.join(d, "truncated.npz"), f.read()[:60], "wb")
+    bad_meta = os.path.join(d, "bad_meta.npz")
+    np.savez(bad_meta, y_values=np.zeros((1, 3)), x_values=np.arange(3.0),
+             metadata=np.asarray("{not json"))
+    cases = [
+        _write(os.path.join(d, "malformed.json"), '{"y_values": [[1, 2, 3]'),
+        _write(os.path.join(d, "strings.json"), json.dumps({"y_values": [["a", "b"]]})),
+        _write(os.path.join(d, "ragged.json"), json.dumps({"y_values": [[1, 2, 3], [1, 2]]})),
+        _write(os.path.join(d, "meta_list.json"),
+               json.dumps({"y_values": [[1, 2, 3]], "metadata": [1, 2]})),
+        truncated,
+        bad_meta,
+    ]
+    for path in cases:
+        with pytest.raises(ValueError) as info:
+            InterpolatedActivation.from_file(path)
+        assert "InterpolatedActivation" in str(info.value) and path in str(info.value), (
+            path, str(info.value))
+    text = os.path.join(d, "curves.txt")
+    np.savetxt(text, np.zeros((1, 4)))
+    with pytest.raises(TypeError, match=r"from_file.*`x_range`.*'ab'"):
+        InterpolatedActivation.from_file(text, x_range="ab")
+    with pytest.raises(ValueError, match=r"from_file.*`x_range`.*nan"):
+        InterpolatedActivation.from_file(text, x_range=(0.0, float("nan")))
+    with pytest.raises(ValueError, match=r"strictly increasing.*curves\.txt"):
+        InterpolatedActivation.from_file(text, x_range=(1.0, -1.0))

@@ -332,6 +332,13 @@ def test_bad_init_names_and_values():
         LEAF(init=(1.0, "no_such_initializer", 1.0, 0.0))
     with pytest.raises(TypeError, match=r"AHAF layer .*initial value of `beta`"):
         AHAF(init=(True, 1.0))
+    nan, inf = float("nan"), float("inf")
+    with pytest.raises(ValueError, match=r"LEAF layer .*`init \(p1\)`.*finite.*nan"):
+        LEAF(init=(nan,) * 4)
+    with pytest.raises(ValueError, match=r"AHAF layer .*`init \(beta\)`.*finite.*nan"):
+        AHAF(init=(nan,) * 2)
+    with pytest.raises(ValueError, match=r"LEAF layer .*`init \(p3\)`.*finite.*inf"):
+        LEAF(init=(1.0, 0.0, inf, 0.0))
 
 
 def test_bad_shared_axes():
@@ -379,3 +386,16 @@ def test_docstrings_have_keras_sections(cls):
     for section in ("Args:", "Input shape:", "Output shape:", "Example:", "Reference:"):
         assert section in cls.__doc__
 
+
+
+@pytest.mark.parametrize("cls, p3_index", [(LEAF, 2), (AHAF, 1)])
+def test_relu_smooth_init_is_relu_to_its_stated_precision(cls, p3_index):
+    layer = cls(init="relu_smooth", shared_axes="all")
+    x = np.linspace(-3.0, 3.0, 60001)[None, :]
+    layer.build(x.shape)
+    assert float(ops.convert_to_numpy(layer.shape_parameters[p3_index])) == 2.0**8
+    y = ops.convert_to_numpy(layer(x.astype("float32"))).astype("float64")
+    err = np.abs(y - np.maximum(x, 0.0))
+    assert 1.0e-3 < err.max() < 1.1e-3  # 0.2785 / 2**8
+    again = cls.from_config(layer.get_config())
+    assert again.init == "relu_smooth"

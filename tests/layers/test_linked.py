@@ -182,6 +182,14 @@ def test_linked_uses_fused_ops_by_name_and_layers_with_shared_weights():
     np.testing.assert_allclose(y, np_linked(np.tanh, x64), rtol=1e-6)
 
 
+def test_lkprelu_shared_axes_must_be_integers():
+    with pytest.raises(TypeError, match=r"LKPReLU layer .*`shared_axes`.*1\.7"):
+        LKPReLU(shared_axes=[1.7])
+    with pytest.raises(TypeError, match=r"LKPReLU layer .*`shared_axes`.*'1'"):
+        LKPReLU(shared_axes="1")
+    assert LKPReLU(shared_axes=np.int64(1)).shared_axes == [1]
+
+
 def test_linked_bad_arguments():
     with pytest.raises(ValueError, match="Linked.*unknown activation 'nope'"):
         Linked("nope")

@@ -584,12 +584,15 @@ def test_bad_arguments_and_inputs_raise_clear_errors(cls):
         cls(axis=3)(np.ones((2, 3, 4), "float32"))
     with pytest.raises(ValueError, match=f"{name}.*invalid `axis`=-4.*rank 3"):
         cls(axis=-4).build((2, 3, 4))
-    with pytest.raises(ValueError, match=f"{name}.*`epsilon` must be >= 0, got -0.001"):
+    with pytest.raises(ValueError, match=rf"{name}.*`epsilon` must be .*\[0, inf\).*-0.001"):
         cls(epsilon=-1e-3)
-    for momentum in (-0.1, 1.5):
-        with pytest.raises(ValueError, match=rf"{name}.*`momentum` must be in \[0, 1\]"):
+    for eps in (float("inf"), float("nan")):
+        with pytest.raises(ValueError, match=f"{name}.*`epsilon` must be a finite.*{eps}"):
+            cls(epsilon=eps)
+    for momentum in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match=rf"{name}.*`momentum` must be .*in \[0, 1\]"):
             cls(momentum=momentum)
-    with pytest.raises(TypeError, match=f"{name}.*`momentum` must be a number.*str"):
+    with pytest.raises(TypeError, match=f"{name}.*`momentum` must be a real number.*str"):
         cls(momentum="0.9")
     with pytest.raises(TypeError, match=f"{name}.*floating-point.*int32"):
         cls()(np.ones((2, 3), "int32"))
@@ -733,3 +736,31 @@ def test_keras_data_parallel_matches_single_device():
     assert moved > 1e-3
     assert diff < 1e-4
     assert stat_diff < 1e-4
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs",
+    [(AttentiveNormalization, {}), (AttentiveNormalization, {"attention": "paper"}),
+     (IEBN, {})],
+)
+def test_empty_training_batch_leaves_moving_statistics(cls, kwargs):
+    layer = cls(**kwargs)
+    x = np.random.default_rng(0).normal(size=(4, 3, 3, 2)).astype("float32")
+    layer(x, training=True)
+    before = [ops.convert_to_numpy(v).copy() for v in layer.non_trainable_variables]
+    out = layer(x[:0], training=True)
+    assert tuple(out.shape) == (0, 3, 3, 2)
+    after = [ops.convert_to_numpy(v) for v in layer.non_trainable_variables]
+    for a, b in zip(before, after):
+        np.testing.assert_array_equal(a, b)
+    if keras.backend.backend() == "tensorflow":  # batch size unknown while tracing
+        import tensorflow as tf
+
+        step = tf.function(lambda t: layer(t, training=True),
+                           input_signature=[tf.TensorSpec((None, 3, 3, 2), "float32")])
+        step(x[:0])
+        for a, v in zip(before, layer.non_trainable_variables):
+            np.testing.assert_array_equal(a, ops.convert_to_numpy(v))
+        step(x)
+        assert all(np.all(np.isfinite(ops.convert_to_numpy(v)))
+                   for v in layer.non_trainable_variables)

@@ -332,7 +332,11 @@ def test_learning_rate_and_iterations_are_the_inner_optimizers():
     [
         ({"sync_period": 0}, ValueError, ["Lookahead", "sync_period", "0"]),
         ({"sync_period": 2.5}, ValueError, ["Lookahead", "sync_period", "2.5"]),
-        ({"sync_period": True}, ValueError, ["Lookahead", "sync_period", "True"]),
+        ({"sync_period": True}, TypeError, ["Lookahead", "sync_period", "True"]),
+        ({"sync_period": float("inf")}, ValueError, ["Lookahead", "sync_period", "inf"]),
+        ({"sync_period": float("nan")}, ValueError, ["Lookahead", "sync_period", "nan"]),
+        ({"sync_period": "5"}, TypeError, ["Lookahead", "sync_period", "'5'"]),
+        ({"slow_step_size": float("nan")}, ValueError, ["Lookahead", "slow_step_size", "nan"]),
         ({"slow_step_size": 0.0}, ValueError, ["Lookahead", "slow_step_size", "(0, 1]"]),
         ({"slow_step_size": 1.5}, ValueError, ["Lookahead", "slow_step_size", "1.5"]),
         ({"slow_step_size": -0.5}, ValueError, ["Lookahead", "slow_step_size", "-0.5"]),

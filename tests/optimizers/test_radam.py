@@ -364,6 +364,13 @@ def test_bare_name_works_with_keras_optimizers_get_and_compile():
         ({"warmup_proportion": 1.2}, ValueError, ["RAdam", "warmup_proportion", "1.2"]),
         ({"min_lr": -1.0}, ValueError, ["RAdam", "min_lr", "-1.0"]),
         ({"weight_decay": -0.01}, ValueError, ["RAdam", "weight_decay", "-0.01"]),
+        ({"weight_decay": float("inf")}, ValueError, ["RAdam", "weight_decay", "inf"]),
+        ({"epsilon": float("inf")}, ValueError, ["RAdam", "epsilon", "inf"]),
+        ({"min_lr": float("inf")}, ValueError, ["RAdam", "min_lr", "inf"]),
+        ({"learning_rate": float("nan")}, ValueError, ["RAdam", "learning_rate", "nan"]),
+        ({"total_steps": float("inf")}, ValueError, ["RAdam", "total_steps", "inf"]),
+        ({"total_steps": float("nan")}, ValueError, ["RAdam", "total_steps", "nan"]),
+        ({"total_steps": "10"}, TypeError, ["RAdam", "total_steps", "'10'"]),
         ({"momentum": 0.9}, ValueError, ["momentum"]),
     ],
 )
