@@ -541,10 +541,20 @@ def interpolate(x, x_knots, y_channels, extrapolation="linear"):
     y_channels = ops.cast(y_channels, dtype)
     if extrapolation == "constant":  # where, not clip: keeps float64 bounds exact on torch
         x = ops.where(x < knots[0], knots[0], ops.where(x > knots[-1], knots[-1], x))
-    flat = ops.reshape(x, (-1,))
-    seg = ops.searchsorted(knots, flat, side="right") - 1
-    seg = ops.clip(ops.cast(seg, "int32"), 0, n - 2)
-    seg = ops.reshape(seg, ops.shape(x))
+    x_knots = np.asarray(x_knots, dtype="float64")
+    steps = np.diff(x_knots)
+    if np.allclose(steps, steps[0], rtol=1e-9, atol=0.0):
+        # Evenly spaced knots (linspace, as InterpolatedActivation uses): the
+        # segment is a floor, which every runtime has (ONNX has no searchsorted).
+        # Next to a knot rounding may pick the neighbouring segment; the curve
+        # is continuous there, so the value differs by rounding only.
+        seg = ops.floor((x - knots[0]) * ((n - 1) / (x_knots[-1] - x_knots[0])))
+        seg = ops.clip(ops.cast(seg, "int32"), 0, n - 2)
+    else:
+        flat = ops.reshape(x, (-1,))
+        seg = ops.searchsorted(knots, flat, side="right") - 1
+        seg = ops.clip(ops.cast(seg, "int32"), 0, n - 2)
+        seg = ops.reshape(seg, ops.shape(x))
     x0 = ops.take(knots, seg)
     x1 = ops.take(knots, seg + 1)
     offset = ops.convert_to_tensor(np.arange(channels, dtype="int32") * n)
