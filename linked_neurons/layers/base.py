@@ -1,5 +1,7 @@
 """Shared argument and input checks for the activation layers."""
 
+import sys
+
 import keras
 from keras import backend
 
@@ -111,7 +113,37 @@ class ChannelActivationLayer(ActivationLayer):
     def build(self, input_shape):
         rank = self._check_rank(input_shape)
         self._channel_axis(rank)
+        self._check_not_an_activation_argument()
         self.built = True
+
+    def _check_not_an_activation_argument(self):
+        """Rejects a channel-changing layer given as another layer's ``activation``.
+
+        ``Dense(4, activation=LKReLU())`` would declare 4 output channels and
+        produce 8. Keras gives a layer no notice of who holds it, so this walks
+        up the Python stack, when the layer is built, to the innermost other
+        Keras layer being run and checks whether that layer holds this one as
+        its ``activation`` (or ``recurrent_activation``).
+        """
+        if self.channel_multiplier == 1:
+            return
+        frame = sys._getframe(1)
+        while frame is not None:
+            owner = frame.f_locals.get("self")
+            if isinstance(owner, keras.layers.Layer) and owner is not self:
+                for attr in ("activation", "recurrent_activation"):
+                    if vars(owner).get(attr) is self:
+                        raise ValueError(
+                            f"{self._kind()} multiplies the channel axis by "
+                            f"{self.channel_multiplier}, so it cannot be the `{attr}` of "
+                            f"{type(owner).__name__} layer '{owner.name}', whose declared "
+                            f"output shape would be wrong. Build that layer without an "
+                            f"activation and put the {type(self).__name__} layer after it, "
+                            f"e.g. keras.layers.Dense(4) followed by "
+                            f"linked_neurons.{type(self).__name__}()."
+                        )
+                return
+            frame = frame.f_back
 
     def compute_output_shape(self, input_shape):
         shape = list(input_shape)

@@ -222,6 +222,7 @@ class LKPReLU(ChannelActivationLayer):
 
     def build(self, input_shape):
         self._check_rank(input_shape)
+        self._check_not_an_activation_argument()
         shape = self._param_shape(input_shape)
         rank = len(input_shape)
         axes = {i + 1: d for i, d in enumerate(shape) if d != 1}
