@@ -122,3 +122,26 @@ def test_efficientnet_builder_model_exports(tmp_path):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
     got = _onnx_outputs(model, x, os.fspath(tmp_path / "model.onnx"))
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+
+
+def _litert_outputs(model, x, path):
+    import tensorflow as tf
+
+    model.export(path, format="litert", verbose=False)
+    interpreter = tf.lite.Interpreter(model_path=path)
+    inp = interpreter.get_input_details()[0]
+    interpreter.resize_tensor_input(inp["index"], x.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(inp["index"], x)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_layer_exports_to_litert(name, tmp_path):
+    model, x = _model(name)
+    expected = keras.ops.convert_to_numpy(model(x, training=False))
+    got = _litert_outputs(model, x, os.fspath(tmp_path / "model.tflite"))
+    # TFLite kernels (e.g. its mean and rsqrt) round differently from TensorFlow's.
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
