@@ -122,3 +122,33 @@ def test_linked_layers_still_work_as_layers_and_inside_other_layers():
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), ln.LKSELU(), _Block()])
     assert model.output_shape == (None, 6)
     assert tuple(model(_x()).shape) == (4, 6)
+
+
+def _edge_inputs(dtype):
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(scale=s, size=4000) for s in (0.01, 1.0, 5.0, 30.0)])
+    edges = [0.0, -0.0, 1e-30, -1e-30, 88.0, -88.0, 1e4, -1e4, np.inf, -np.inf]
+    return keras.ops.cast(np.concatenate([x, edges]).astype("float32")[:, None], dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+@pytest.mark.parametrize(
+    "layer,keras_fn",
+    [(ln.Mish, keras.activations.mish), (ln.SELU, keras.activations.selu),
+     (ln.Swish, keras.activations.silu)],
+    ids=["Mish", "SELU", "Swish"],
+)
+def test_mish_selu_swish_equal_keras_builtins_bit_for_bit(layer, keras_fn, dtype):
+    """What docs/which_activation.rst states, including its one exception."""
+    x = _edge_inputs(dtype)
+    ours = keras.ops.convert_to_numpy(keras.ops.cast(layer(dtype=dtype)(x), "float32"))
+    theirs = keras.ops.convert_to_numpy(keras.ops.cast(keras_fn(x), "float32"))
+    if layer is ln.Swish and keras.backend.backend() == "torch":
+        # torch.nn.functional.silu is a fused kernel: last-bit differences,
+        # and up to 2**-21 absolute for float16 outputs below its normal range
+        # (the negative tail), where that kernel keeps float32 intermediates.
+        eps, atol = {"float32": (2**-23, 0.0), "float16": (2**-10, 2**-21),
+                     "bfloat16": (2**-7, 0.0)}[dtype]
+        np.testing.assert_allclose(ours, theirs, rtol=2 * eps, atol=atol)
+    else:
+        np.testing.assert_array_equal(ours, theirs)

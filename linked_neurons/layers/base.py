@@ -132,7 +132,8 @@ class ChannelActivationLayer(ActivationLayer):
             owner = frame.f_locals.get("self")
             if isinstance(owner, keras.layers.Layer) and owner is not self:
                 for attr in ("activation", "recurrent_activation"):
-                    if vars(owner).get(attr) is self:
+                    # getattr, not vars(): on PyTorch sub-layers live in `_modules`.
+                    if getattr(owner, attr, None) is self:
                         raise ValueError(
                             f"{self._kind()} multiplies the channel axis by "
                             f"{self.channel_multiplier}, so it cannot be the `{attr}` of "
