@@ -50,6 +50,7 @@ from linked_neurons.layers.base import ActivationLayer
 from linked_neurons.layers.learnable import LEAF
 
 __all__ = [
+    "ACTIVATION_LAYER_TYPES",
     "DSPTMixin",
     "DSPTModel",
     "DSPTSequential",
@@ -346,7 +347,7 @@ class GroupedOptimizer(keras.optimizers.Optimizer):
     # ------------------------------------------------------------------ routing
     @property
     def optimizers(self):
-        """The sub-optimizers: one per group, then the default optimizer."""
+        """The sub-optimizers, one per group, then the default optimizer."""
         return list(self._optimizers)
 
     @property

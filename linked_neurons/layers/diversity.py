@@ -756,7 +756,8 @@ class InterpolatedActivation(_DiverseActivation):
     def from_file(cls, path, x_range=(-5.0, 5.0), **kwargs):
         """Builds the layer from a file.
 
-        Reads our ``.npz``/``.json`` format (:func:`save_curves`) or the
+        Reads our ``.npz``/``.json`` format
+        (:func:`~linked_neurons.layers.diversity.save_curves`) or the
         DiversityNN text format: a whitespace-separated table with one row per
         activation and one column per knot, the knots being
         ``linspace(x_range[0], x_range[1], N)`` with N the number of columns.
