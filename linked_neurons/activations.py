@@ -46,6 +46,7 @@ import keras
 
 from linked_neurons import ops as ln_ops
 from linked_neurons.layers import AHAF, LEAF, LKSELU, SELU, LKPReLU, LKReLU, LKSwish, Mish, Swish
+from linked_neurons.layers.base import KerasNamePlaceholder, keras_activation
 
 
 @dataclass(frozen=True)
@@ -117,10 +118,7 @@ def _entry(identifier):
 
 
 def _keras_activation(name):
-    try:
-        return keras.activations.get(name.lower())
-    except (ValueError, TypeError):
-        return None
+    return keras_activation(name.lower())
 
 
 def get(identifier, axis=None, **kwargs):
@@ -237,24 +235,6 @@ register("interpolated", InterpolatedActivation, takes_axis=True)
 
 
 # ------------------------------------------------------------------ Keras string names
-class _NotAFunction:
-    """Keras activation-table entry for a name that cannot be a shared function.
-
-    ``keras.activations.get`` only accepts callables, so the entry is one; it
-    raises a ``ValueError`` naming what to do instead when called.
-    """
-
-    def __init__(self, name, message):
-        self.__name__ = name
-        self._message = message
-
-    def __call__(self, *args, **kwargs):
-        raise ValueError(self._message)
-
-    def __repr__(self):
-        return f"<linked_neurons activation name {self.__name__!r}: not usable as a function>"
-
-
 def _doubling_message(name, cls):
     return (
         f"The activation {name!r} ({cls}) doubles the channel axis, so it cannot be another "
@@ -312,9 +292,10 @@ def _install_keras_names():
             message = _learnable_message(key, cls)
         else:
             continue
-        _KERAS_NAMES[key] = _NotAFunction(key, message)
+        _KERAS_NAMES[key] = KerasNamePlaceholder(key, message)
         if cls not in table:  # the class name too: "LKReLU", "LEAF"
-            _KERAS_NAMES.setdefault(cls, _NotAFunction(cls, message.replace(repr(key), repr(cls))))
+            renamed = message.replace(repr(key), repr(cls))
+            _KERAS_NAMES.setdefault(cls, KerasNamePlaceholder(cls, renamed))
     for name, obj in _KERAS_NAMES.items():
         table.setdefault(name, obj)
 

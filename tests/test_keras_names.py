@@ -152,3 +152,11 @@ def test_mish_selu_swish_equal_keras_builtins_bit_for_bit(layer, keras_fn, dtype
         np.testing.assert_allclose(ours, theirs, rtol=2 * eps, atol=atol)
     else:
         np.testing.assert_array_equal(ours, theirs)
+
+
+def test_library_code_does_not_take_the_placeholders_for_functions():
+    with pytest.raises(ValueError, match="unknown activation 'lkrelu'"):
+        ln.Linked("lkrelu")
+    with pytest.raises(ValueError, match="base activation 'lkrelu'"):
+        ln.NeuralActivation(base="lkrelu")
+    assert activations.channel_multiplier("tanh") == 1

@@ -8,6 +8,35 @@ from keras import backend
 _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
+class KerasNamePlaceholder:
+    """Entry of Keras' activation table for a name that cannot be a shared function.
+
+    :mod:`linked_neurons.activations` puts one under each name of a linked
+    or learnable activation. ``keras.activations.get`` only accepts
+    callables, so the entry is one; calling it raises a ``ValueError`` that
+    says what to write instead.
+    """
+
+    def __init__(self, name, message):
+        self.__name__ = name
+        self._message = message
+
+    def __call__(self, *args, **kwargs):
+        raise ValueError(self._message)
+
+    def __repr__(self):
+        return f"<linked_neurons activation name {self.__name__!r}: not usable as a function>"
+
+
+def keras_activation(name):
+    """``keras.activations.get(name)``, or None for unknown and placeholder names."""
+    try:
+        fn = keras.activations.get(name)
+    except (ValueError, TypeError):
+        return None
+    return None if isinstance(fn, KerasNamePlaceholder) else fn
+
+
 class ActivationLayer(keras.layers.Layer):
     """Base class of the library's activation layers.
 

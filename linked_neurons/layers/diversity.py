@@ -19,7 +19,7 @@ import keras
 import numpy as np
 from keras import backend, ops
 
-from linked_neurons.layers.base import ChannelActivationLayer
+from linked_neurons.layers.base import ChannelActivationLayer, keras_activation
 from linked_neurons.ops._grad import fused_op
 
 _REFERENCE = (
@@ -97,10 +97,9 @@ def resolve_base(base, where):
     key = base.strip().lower()
     if key in BASE_FUNCTIONS:
         return key, BASE_FUNCTIONS[key]
-    try:
-        return key, keras.activations.get(key)
-    except (ValueError, TypeError):
-        pass
+    fn = keras_activation(key)
+    if fn is not None:
+        return key, fn
     from linked_neurons import activations  # lazy: the registry imports the layers
 
     try:

@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from linked_neurons import ops as ln_ops
-from linked_neurons.layers.base import ChannelActivationLayer
+from linked_neurons.layers.base import ChannelActivationLayer, keras_activation
 
 _REFERENCE = (
     "Riera Molina & Pujol Vila, *Solving internal covariate shift in deep learning "
@@ -320,15 +320,14 @@ class Linked(ChannelActivationLayer):
             elif key in _LIBRARY_FUNCTIONS:
                 self._fn = _LIBRARY_FUNCTIONS[key]
             else:
-                try:
-                    self._fn = keras.activations.get(key)
-                except ValueError:
+                self._fn = keras_activation(key)
+                if self._fn is None:
                     known = sorted(set(_FUSED_LINKED) | set(_LIBRARY_FUNCTIONS))
                     raise ValueError(
                         f"{self._kind()}: unknown activation {activation!r}. Expected "
                         f"one of {known} or a keras.activations name (e.g. 'tanh', "
                         f"'elu', 'gelu'), a callable or a layer."
-                    ) from None
+                    )
         elif isinstance(activation, keras.layers.Layer):
             if getattr(activation, "channel_multiplier", 1) != 1:
                 raise ValueError(
