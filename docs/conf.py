@@ -23,12 +23,43 @@ version = ".".join(release.split(".")[:2])
 # -- General -----------------------------------------------------------------
 extensions = [
     "sphinx.ext.autodoc",
+    "sphinx.ext.intersphinx",
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
 ]
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 root_doc = "index"
 pygments_style = "sphinx"
+
+# -- cross-references ------------------------------------------------------------
+# Links to Python's and NumPy's docs come from their intersphinx inventories,
+# which are fetched over the network. Read the Docs builds online and sets
+# READTHEDOCS=True; the CI and offline builds have no network, and a failed
+# fetch is a warning that ``-W`` would turn into an error, so the inventories
+# are used only online (or with LINKED_NEURONS_DOCS_ONLINE=1). Either way
+# ``nitpicky`` (``-n``) checks every reference to the library itself; names of
+# the external packages that an offline build cannot resolve, or that publish
+# no inventory (Keras), are listed in ``nitpick_ignore_regex`` and nothing else.
+_ONLINE = os.environ.get("READTHEDOCS") == "True" or bool(
+    os.environ.get("LINKED_NEURONS_DOCS_ONLINE")
+)
+intersphinx_mapping = (
+    {
+        "python": ("https://docs.python.org/3", None),
+        "numpy": ("https://numpy.org/doc/stable", None),
+    }
+    if _ONLINE
+    else {}
+)
+intersphinx_timeout = 10
+nitpicky = True
+_EXTERNAL = r"(keras|tensorflow|tf|jax|jnp|torch|numpy|np|pandas|matplotlib|sklearn)(\..+)?"
+nitpick_ignore_regex = [
+    (r"py:(class|obj|func|meth|attr|data|exc|mod)", _EXTERNAL),
+    # Python's builtins, resolved through the Python inventory when online.
+    (r"py:(class|obj|exc)", r"(int|float|str|bool|dict|list|tuple|bytes|callable|object|None"
+     r"|ValueError|TypeError|os\.PathLike|pathlib\.Path|collections\.abc\..+|typing\..+)"),
+]
 
 # -- autodoc -----------------------------------------------------------------
 autodoc_default_options = {

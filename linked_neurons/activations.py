@@ -14,13 +14,39 @@ gives a ``keras.layers.Activation``.
 'tanh'
 
 Later modules add their layers with :func:`register`.
+
+Keras' own string APIs (``activation="..."`` on any Keras layer,
+``keras.activations.get``, ``keras.layers.Activation``) look names up in a
+table of functions, one shared object per name. Importing the library adds
+its names to that table (:func:`keras_names` lists them):
+
+* ``"linked_neurons>selu"``, ``"linked_neurons>mish"``,
+  ``"linked_neurons>swish"``: the library's fused functions (same values as
+  Keras' ``"selu"``, ``"mish"``, ``"silu"``, a backward pass that keeps only
+  the input). They are registered Keras-serializable, so models using them
+  save and load through ``.keras`` files.
+* the channel-doubling names (``"lkrelu"``, ``"lkprelu"``, ``"lkselu"``,
+  ``"lkswish"`` and their aliases) and the learnable ones (``"leaf"``,
+  ``"ahaf"``, ``"neural"``, ``"interpolated"``): a shared function can
+  neither double the channels that the layer declares nor own weights, so
+  these names resolve to an object that raises, when the layer is first run,
+  a ``ValueError`` saying what to write instead (the layer after a layer
+  built without activation, or an instance such as ``activation=LEAF()``).
+
+>>> import keras
+>>> import linked_neurons
+>>> layer = keras.layers.Dense(4, activation="linked_neurons>mish")
+>>> layer.activation is linked_neurons.ops.mish
+True
 """
 
 from dataclasses import dataclass
 
 import keras
 
+from linked_neurons import ops as ln_ops
 from linked_neurons.layers import AHAF, LEAF, LKSELU, SELU, LKPReLU, LKReLU, LKSwish, Mish, Swish
+from linked_neurons.layers.base import KerasNamePlaceholder, keras_activation
 
 
 @dataclass(frozen=True)
@@ -92,10 +118,7 @@ def _entry(identifier):
 
 
 def _keras_activation(name):
-    try:
-        return keras.activations.get(name.lower())
-    except (ValueError, TypeError):
-        return None
+    return keras_activation(name.lower())
 
 
 def get(identifier, axis=None, **kwargs):
@@ -209,3 +232,72 @@ from linked_neurons.layers.diversity import InterpolatedActivation, NeuralActiva
 
 register("neural", NeuralActivation, takes_axis=True, aliases=("neuralactivation",))
 register("interpolated", InterpolatedActivation, takes_axis=True)
+
+
+# ------------------------------------------------------------------ Keras string names
+def _doubling_message(name, cls):
+    return (
+        f"The activation {name!r} ({cls}) doubles the channel axis, so it cannot be another "
+        f"layer's `activation`: that layer would declare C output channels and produce 2C. "
+        f"Build the layer without an activation and put the linked layer after it, e.g. "
+        f"keras.layers.Dense(4) followed by linked_neurons.{cls}() (4 -> 8 channels)."
+    )
+
+
+def _learnable_message(name, cls):
+    return (
+        f"The activation {name!r} ({cls}) learns weights, which a name shared by every "
+        f"layer cannot own. Pass an instance, e.g. keras.layers.Dense(4, "
+        f"activation=linked_neurons.{cls}()), or put linked_neurons.{cls}() after a layer "
+        f"built without activation."
+    )
+
+
+#: The fused functions that Keras' string APIs reach as "linked_neurons>NAME".
+_FUNCTIONS = {"selu": ln_ops.selu, "mish": ln_ops.mish, "swish": ln_ops.swish}
+
+_KERAS_NAMES = {}
+
+
+def keras_names():
+    """The names the library adds to Keras' activation table (a sorted list).
+
+    After ``import linked_neurons`` every name of the list works in
+    ``keras.activations.get``, ``keras.layers.Activation`` and any Keras
+    layer's ``activation=`` argument; see the module docstring for what each
+    one gives.
+    """
+    return sorted(_KERAS_NAMES)
+
+
+def _install_keras_names():
+    try:
+        from keras.src import activations as keras_activations
+
+        table = keras_activations.ALL_OBJECTS_DICT
+    except (ImportError, AttributeError):  # a Keras without the table: strings stay Keras'
+        return
+    for short, fn in _FUNCTIONS.items():
+        registered = keras.saving.register_keras_serializable("linked_neurons", short)(fn)
+        _KERAS_NAMES[f"linked_neurons>{short}"] = registered
+    for key, entry in _REGISTRY.items():
+        if key in table:  # never shadow a Keras name
+            continue
+        cls = getattr(entry.factory, "__name__", key)
+        if entry.channel_multiplier != 1:
+            message = _doubling_message(key, cls)
+        elif isinstance(entry.factory, type) and issubclass(
+            entry.factory, (LEAF, AHAF, NeuralActivation, InterpolatedActivation)
+        ):
+            message = _learnable_message(key, cls)
+        else:
+            continue
+        _KERAS_NAMES[key] = KerasNamePlaceholder(key, message)
+        if cls not in table:  # the class name too: "LKReLU", "LEAF"
+            renamed = message.replace(repr(key), repr(cls))
+            _KERAS_NAMES.setdefault(cls, KerasNamePlaceholder(cls, renamed))
+    for name, obj in _KERAS_NAMES.items():
+        table.setdefault(name, obj)
+
+
+_install_keras_names()

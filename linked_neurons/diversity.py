@@ -217,6 +217,11 @@ def unrolled_loss(theta, params, batches, spec, autodiff, lr=0.01, decay=0.8, ep
 
 
 def accuracy(params, theta, x, y, spec):
+    """Fraction of ``x`` that the classifier assigns its label ``y``.
+
+    Takes the same arguments as :func:`classifier_logits`, plus the integer
+    labels ``y``; returns a Python float in [0, 1].
+    """
     logits = classifier_logits(params, theta, x, spec)
     pred = ops.convert_to_numpy(ops.argmax(logits, axis=-1))
     return float(np.mean(pred == np.asarray(y)))
@@ -228,13 +233,13 @@ class MetaLearningResult:
     """What :func:`meta_learn` returns.
 
     Attributes:
-        layer: The learned :class:`NeuralActivation` (built for
+        layer: The learned :class:`~linked_neurons.layers.NeuralActivation` (built for
             ``inner_hidden`` channels).
         history: Dict of per-outer-step lists: ``"outer_loss"`` (mean inner
             training loss), ``"test_accuracy"`` (of the inner classifier
             after its training, on the test set), ``"meta_grad_norm"``
             (global L2 norm of the unclipped meta-gradient), ``"diversity"``
-            (:meth:`NeuralActivation.diversity` after the update) and
+            (:meth:`~linked_neurons.layers.NeuralActivation.diversity` after the update) and
             ``"seconds"`` (wall time of the step).
         config: The settings used.
     """
@@ -300,7 +305,7 @@ def meta_learn(
             ``"elu"``...).
         n_activations: K; must divide ``inner_hidden``.
         hidden_units, hidden_activation, residual_scale: Sub-network
-            settings (see :class:`NeuralActivation`).
+            settings (see :class:`~linked_neurons.layers.NeuralActivation`).
         outer_steps: Number of outer (meta) steps (300 in the paper).
         inner_epochs: Epochs of each inner training (5).
         batch_size: Inner mini-batch size (200).
@@ -319,7 +324,7 @@ def meta_learn(
         verbose: 0 silent, 1 one line per outer step.
         save_path: If given, the learned curves are saved there (``.npz`` or
             ``.json``) at the end.
-        layer: An existing :class:`NeuralActivation` to start from (its
+        layer: An existing :class:`~linked_neurons.layers.NeuralActivation` to start from (its
             weights are used and updated); default a new one.
 
     Returns:
@@ -499,7 +504,7 @@ def validation_configs(curves, base="sin", include_base=True):
     """The activation layers the validation study compares, by name.
 
     Args:
-        curves: An :class:`InterpolatedActivation` with the K learned curves
+        curves: An :class:`~linked_neurons.layers.InterpolatedActivation` with the K learned curves
             (e.g. ``result.layer.to_interpolated()`` or ``from_file``).
         base: The base activation name.
         include_base: Add the pure base activation.

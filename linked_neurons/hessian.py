@@ -137,7 +137,7 @@ class HessianOperator:
         return self._compiled
 
     def matvec(self, vector):
-        """``H v`` for a flat float64 vector ``v`` of length :attr:`size`."""
+        """``H v`` for a flat float64 vector ``v`` of length ``size``."""
         vector = np.asarray(vector, dtype="float64")
         if vector.shape != (self.size,):
             raise ValueError(

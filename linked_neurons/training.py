@@ -51,6 +51,7 @@ from linked_neurons.layers.learnable import LEAF
 from linked_neurons.optimizers._common import learning_rate_or_error
 
 __all__ = [
+    "ACTIVATION_LAYER_TYPES",
     "DSPTMixin",
     "DSPTModel",
     "DSPTSequential",
@@ -347,7 +348,7 @@ class GroupedOptimizer(keras.optimizers.Optimizer):
     # ------------------------------------------------------------------ routing
     @property
     def optimizers(self):
-        """The sub-optimizers: one per group, then the default optimizer."""
+        """The sub-optimizers, one per group, then the default optimizer."""
         return list(self._optimizers)
 
     @property

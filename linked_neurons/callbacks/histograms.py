@@ -167,11 +167,11 @@ class ActivationHistograms(keras.callbacks.Callback):
     same with and without the callback.
 
     With ``log_dir=None`` nothing is written; the statistics are still kept in
-    :attr:`records`.
+    ``records``.
 
     Args:
         log_dir: Folder of the TensorBoard logs, or None to only keep
-            :attr:`records`.
+            ``records``.
         layers: Layers to watch: names or layers of the model (top level);
             None for every activation-like layer (see
             :func:`linked_neurons.monitoring.is_activation_layer`).

@@ -224,7 +224,7 @@ def mbconv_block(
         type_bn: Normalization name.
         n_mixture: Mixture count for attentive normalizations.
         drop_rate: Drop-connect rate of this block.
-        settings: A :class:`LayerSettings`.
+        settings: A :class:`~linked_neurons.efficientmixnet.blocks.LayerSettings`.
         name: Prefix of the layer names (e.g. ``"block2a_"``).
 
     Returns:

@@ -386,7 +386,7 @@ def get_block_list(mixed=False, activation=None, typeBN=None, n_mixture=None):
 
     Args:
         mixed: If True, the stages use the mixed kernel sizes of
-            :data:`MIXED_KERNELS`.
+            :data:`~linked_neurons.efficientmixnet.config.MIXED_KERNELS`.
         activation: Activation name written into every block, or None (the
             builder's).
         typeBN: Normalization name written into every block, or None.
@@ -438,7 +438,9 @@ VARIANTS = {
 
 
 def get_variant(name):
-    """The :class:`Variant` for ``"B0"`` .. ``"B7"`` (case-insensitive).
+    """The :class:`~linked_neurons.efficientmixnet.config.Variant` of ``"B0"`` .. ``"B7"``.
+
+    The name is case-insensitive.
 
     Raises:
         TypeError: For a variant that is not a string.

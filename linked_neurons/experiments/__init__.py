@@ -10,7 +10,7 @@ prints its progress and writes CSV and Markdown tables plus plots under
 Experiments:
 
 - ``compare``: one small network trained with ReLU, ReLU+BN, SELU, LK-ReLU,
-  LK-PReLU, LK-SELU, LK-Swish and Mish (:func:`run_compare`).
+  LK-PReLU, LK-SELU, LK-Swish and Mish (:func:`~linked_neurons.experiments.compare.run_compare`).
 - ``selu``: activation histograms of the SELU-study CNN with ReLU, leaky ReLU,
   SELU and linked activations (:func:`linked_neurons.experiments.selu.run_selu`).
 - ``leaf``: LEAF and AHAF against fixed activations on LeNet-5 and KerasNet,

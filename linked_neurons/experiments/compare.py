@@ -49,6 +49,7 @@ from linked_neurons import activations as ln_activations
 from linked_neurons.experiments import common
 
 NAME = "compare"
+#: The variants the comparison trains by default.
 DEFAULT_ACTIVATIONS = (
     "relu",
     "relu_bn",

@@ -74,7 +74,9 @@ from linked_neurons.training import (
 )
 
 NAME = "leaf"
+#: The two networks of the experiment.
 NETWORKS = ("lenet5", "kerasnet")
+#: The activations LEAF starts from (its initializations).
 INITS = ("relu", "silu", "tanh", "sigmoid")
 #: Initial activations of the default run (``--inits`` adds "silu" and "sigmoid").
 DEFAULT_INITS = ("relu", "tanh")
@@ -94,7 +96,7 @@ DEFAULT_SEEDS = (42,)
 #: Side of the upscaled embedded digits (28 gives the networks their Fashion-MNIST sizes).
 DEFAULT_IMAGE_SIZE = 16
 DEFAULT_OUTPUT_DIR = os.path.join("results", "leaf")
-#: Learning rates of the paper: Adam 1e-3; RMSprop 1e-4 for the stability study.
+#: The paper's learning rates (Adam 1e-3; RMSprop 1e-4 for the stability study).
 DEFAULT_LEARNING_RATES = {"adam": 1e-3, "rmsprop": 1e-4}
 AUGMENTATIONS = ("auto", "none", "shift", "flip+shift")
 _EVAL_BATCH_SIZE = 256

@@ -67,6 +67,7 @@ __all__ = [
     "parse_variant",
     "plot_bars",
     "prepare_data",
+    "resolve",
     "summarize",
     "train_variant",
     "widen",
@@ -741,7 +742,7 @@ def add_paper_arguments(parser, name, preset):
 
     Options left out take their value from ``preset`` (the embedded-data
     preset, or the paper's CIFAR-10 one with ``--dataset cifar10``); see
-    :func:`resolve`.
+    :func:`~linked_neurons.experiments.paper.resolve`.
     """
     parser.add_argument(
         "--dataset", default="digits",

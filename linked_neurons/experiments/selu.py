@@ -66,6 +66,8 @@ from linked_neurons.experiments import common
 from linked_neurons.experiments.compare import parse_variant
 
 NAME = "selu"
+#: The variants the study compares by default (see
+#: :func:`~linked_neurons.experiments.compare.parse_variant`).
 DEFAULT_ACTIVATIONS = ("relu_bn", "leakyrelu_bn", "selu", "lkrelu", "lkselu")
 DEFAULT_EPOCHS = 15
 DEFAULT_BATCH_SIZE = 64
@@ -498,6 +500,7 @@ def run(args):
 
 __all__ = [
     "DEFAULT_ACTIVATIONS",
+    "DIGITS_IMAGE_SIZE",
     "LAYER_NAMES",
     "build_model",
     "prepare_dataset",

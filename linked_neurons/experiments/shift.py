@@ -33,6 +33,7 @@ from linked_neurons.experiments import common, paper
 NAME = "shift"
 DEFAULT_OUTPUT_DIR = os.path.join("results", NAME)
 DEFAULT_VARIANTS = ("relu", "relu_bn", "selu", "lkrelu", "lkselu", "lkswish")
+#: The input conditions compared (normalized, unit range, raw and shifted pixels).
 CONDITIONS = ("normalized", "unit", "raw", "shifted")
 PRESETS = {
     "default": dict(epochs=10, batch_size=32, learning_rate=1e-3, runs=1, image_size=None,

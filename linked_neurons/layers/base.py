@@ -1,9 +1,40 @@
 """Shared argument and input checks for the activation layers."""
 
+import sys
+
 import keras
 from keras import backend
 
 _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+class KerasNamePlaceholder:
+    """Entry of Keras' activation table for a name that cannot be a shared function.
+
+    :mod:`linked_neurons.activations` puts one under each name of a linked
+    or learnable activation. ``keras.activations.get`` only accepts
+    callables, so the entry is one; calling it raises a ``ValueError`` that
+    says what to write instead.
+    """
+
+    def __init__(self, name, message):
+        self.__name__ = name
+        self._message = message
+
+    def __call__(self, *args, **kwargs):
+        raise ValueError(self._message)
+
+    def __repr__(self):
+        return f"<linked_neurons activation name {self.__name__!r}: not usable as a function>"
+
+
+def keras_activation(name):
+    """``keras.activations.get(name)``, or None for unknown and placeholder names."""
+    try:
+        fn = keras.activations.get(name)
+    except (ValueError, TypeError):
+        return None
+    return None if isinstance(fn, KerasNamePlaceholder) else fn
 
 
 class ActivationLayer(keras.layers.Layer):
@@ -111,7 +142,38 @@ class ChannelActivationLayer(ActivationLayer):
     def build(self, input_shape):
         rank = self._check_rank(input_shape)
         self._channel_axis(rank)
+        self._check_not_an_activation_argument()
         self.built = True
+
+    def _check_not_an_activation_argument(self):
+        """Rejects a channel-changing layer given as another layer's ``activation``.
+
+        ``Dense(4, activation=LKReLU())`` would declare 4 output channels and
+        produce 8. Keras gives a layer no notice of who holds it, so this walks
+        up the Python stack, when the layer is built, to the innermost other
+        Keras layer being run and checks whether that layer holds this one as
+        its ``activation`` (or ``recurrent_activation``).
+        """
+        if self.channel_multiplier == 1:
+            return
+        frame = sys._getframe(1)
+        while frame is not None:
+            owner = frame.f_locals.get("self")
+            if isinstance(owner, keras.layers.Layer) and owner is not self:
+                for attr in ("activation", "recurrent_activation"):
+                    # getattr, not vars(): on PyTorch sub-layers live in `_modules`.
+                    if getattr(owner, attr, None) is self:
+                        raise ValueError(
+                            f"{self._kind()} multiplies the channel axis by "
+                            f"{self.channel_multiplier}, so it cannot be the `{attr}` of "
+                            f"{type(owner).__name__} layer '{owner.name}', whose declared "
+                            f"output shape would be wrong. Build that layer without an "
+                            f"activation and put the {type(self).__name__} layer after it, "
+                            f"e.g. keras.layers.Dense(4) followed by "
+                            f"linked_neurons.{type(self).__name__}()."
+                        )
+                return
+            frame = frame.f_back
 
     def compute_output_shape(self, input_shape):
         shape = list(input_shape)

@@ -27,7 +27,7 @@ from linked_neurons._validation import (
     check_numbers,
     check_seed,
 )
-from linked_neurons.layers.base import ChannelActivationLayer
+from linked_neurons.layers.base import ChannelActivationLayer, keras_activation
 from linked_neurons.ops._grad import fused_op
 
 _REFERENCE = (
@@ -105,10 +105,9 @@ def resolve_base(base, where):
     key = base.strip().lower()
     if key in BASE_FUNCTIONS:
         return key, BASE_FUNCTIONS[key]
-    try:
-        return key, keras.activations.get(key)
-    except (ValueError, TypeError):
-        pass
+    fn = keras_activation(key)
+    if fn is not None:
+        return key, fn
     from linked_neurons import activations  # lazy: the registry imports the layers
 
     try:
@@ -562,10 +561,20 @@ def interpolate(x, x_knots, y_channels, extrapolation="linear"):
     y_channels = ops.cast(y_channels, dtype)
     if extrapolation == "constant":  # where, not clip: keeps float64 bounds exact on torch
         x = ops.where(x < knots[0], knots[0], ops.where(x > knots[-1], knots[-1], x))
-    flat = ops.reshape(x, (-1,))
-    seg = ops.searchsorted(knots, flat, side="right") - 1
-    seg = ops.clip(ops.cast(seg, "int32"), 0, n - 2)
-    seg = ops.reshape(seg, ops.shape(x))
+    x_knots = np.asarray(x_knots, dtype="float64")
+    steps = np.diff(x_knots)
+    if np.allclose(steps, steps[0], rtol=1e-9, atol=0.0):
+        # Evenly spaced knots (linspace, as InterpolatedActivation uses): the
+        # segment is a floor, which every runtime has (ONNX has no searchsorted).
+        # Next to a knot rounding may pick the neighbouring segment; the curve
+        # is continuous there, so the value differs by rounding only.
+        seg = ops.floor((x - knots[0]) * ((n - 1) / (x_knots[-1] - x_knots[0])))
+        seg = ops.clip(ops.cast(seg, "int32"), 0, n - 2)
+    else:
+        flat = ops.reshape(x, (-1,))
+        seg = ops.searchsorted(knots, flat, side="right") - 1
+        seg = ops.clip(ops.cast(seg, "int32"), 0, n - 2)
+        seg = ops.reshape(seg, ops.shape(x))
     x0 = ops.take(knots, seg)
     x1 = ops.take(knots, seg + 1)
     offset = ops.convert_to_tensor(np.arange(channels, dtype="int32") * n)
@@ -767,7 +776,8 @@ class InterpolatedActivation(_DiverseActivation):
     def from_file(cls, path, x_range=(-5.0, 5.0), **kwargs):
         """Builds the layer from a file.
 
-        Reads our ``.npz``/``.json`` format (:func:`save_curves`) or the
+        Reads our ``.npz``/``.json`` format
+        (:func:`~linked_neurons.layers.diversity.save_curves`) or the
         DiversityNN text format: a whitespace-separated table with one row per
         activation and one column per knot, the knots being
         ``linspace(x_range[0], x_range[1], N)`` with N the number of columns.

@@ -5,7 +5,7 @@ from keras import ops
 
 from linked_neurons import ops as ln_ops
 from linked_neurons._validation import check_int_tuple
-from linked_neurons.layers.base import ChannelActivationLayer
+from linked_neurons.layers.base import ChannelActivationLayer, keras_activation
 
 _REFERENCE = (
     "Riera Molina & Pujol Vila, *Solving internal covariate shift in deep learning "
@@ -215,6 +215,7 @@ class LKPReLU(ChannelActivationLayer):
 
     def build(self, input_shape):
         self._check_rank(input_shape)
+        self._check_not_an_activation_argument()
         shape = self._param_shape(input_shape)
         rank = len(input_shape)
         axes = {i + 1: d for i, d in enumerate(shape) if d != 1}
@@ -312,15 +313,14 @@ class Linked(ChannelActivationLayer):
             elif key in _LIBRARY_FUNCTIONS:
                 self._fn = _LIBRARY_FUNCTIONS[key]
             else:
-                try:
-                    self._fn = keras.activations.get(key)
-                except ValueError:
+                self._fn = keras_activation(key)
+                if self._fn is None:
                     known = sorted(set(_FUSED_LINKED) | set(_LIBRARY_FUNCTIONS))
                     raise ValueError(
                         f"{self._kind()}: unknown activation {activation!r}. Expected "
                         f"one of {known} or a keras.activations name (e.g. 'tanh', "
                         f"'elu', 'gelu'), a callable or a layer."
-                    ) from None
+                    )
         elif isinstance(activation, keras.layers.Layer):
             if getattr(activation, "channel_multiplier", 1) != 1:
                 raise ValueError(

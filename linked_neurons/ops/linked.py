@@ -14,7 +14,7 @@ composition ``linked(f, x, axis)``.
 import numpy as np
 from keras import ops
 
-from linked_neurons.ops._grad import fused_op, negative_part, sum_to_shape
+from linked_neurons.ops._grad import expm1, fused_op, negative_part, sum_to_shape
 from linked_neurons.ops.activations import SELU_ALPHA, SELU_SCALE
 
 
@@ -74,8 +74,9 @@ def _lk_relu_forward(x, axis):
 
 
 def _lk_selu_forward(x, axis):
-    # One exponential for both halves: selu(x) and selu(-x) share expm1(-|x|).
-    neg = SELU_SCALE * SELU_ALPHA * ops.expm1(ops.negative(ops.abs(x)))
+    # One exponential for both halves: selu(x) and selu(-x) share expm1(-|x|),
+    # written with tanh and exp so that the op exports to ONNX (no Expm1 there).
+    neg = SELU_SCALE * SELU_ALPHA * expm1(ops.negative(ops.abs(x)))
     pos = SELU_SCALE * x
     return _join(ops.where(x > 0, pos, neg), ops.where(x < 0, ops.negative(pos), neg), axis)
 

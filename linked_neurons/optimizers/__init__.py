@@ -7,13 +7,16 @@ import, under ``"linked_neurons>RAdam"`` and ``"linked_neurons>Lookahead"``
 under the short names ``"radam"`` and ``"lookahead"``, so that after
 ``import linked_neurons.optimizers`` the strings work wherever Keras takes
 an optimizer name: ``keras.optimizers.get("radam")``,
-``model.compile(optimizer="radam")``, ``Lookahead("radam")``.
+``model.compile(optimizer="radam")``, ``Lookahead("radam")``. Like Keras' own
+optimizer names they are case-insensitive (``"RAdam"``, ``"Lookahead"``).
 
 Example:
 
     >>> import keras
     >>> import linked_neurons.optimizers
     >>> type(keras.optimizers.get("radam")).__name__
+    'RAdam'
+    >>> type(keras.optimizers.get("RAdam")).__name__
     'RAdam'
     >>> ranger = keras.optimizers.get("lookahead")  # Lookahead(Adam())
     >>> type(ranger.inner_optimizer).__name__, ranger.sync_period
@@ -32,3 +35,12 @@ __all__ = ["Lookahead", "RAdam"]
 
 # keras.optimizers.get resolves a bare string through the global custom objects.
 keras.saving.get_custom_objects().update({"radam": RAdam, "lookahead": Lookahead})
+# keras.optimizers.deserialize lower-cases a class name found in its own table
+# (what makes "Adam" and "ADAM" work); adding ours there makes "RAdam" work too.
+try:
+    from keras.src import optimizers as _keras_optimizers
+
+    for _name, _cls in (("radam", RAdam), ("lookahead", Lookahead)):
+        _keras_optimizers.ALL_OBJECTS_DICT.setdefault(_name, _cls)
+except (ImportError, AttributeError):  # a Keras without the table: lower-case names only
+    pass

@@ -109,6 +109,9 @@ class RAdam(keras.optimizers.Optimizer):
             [0, 1]. Defaults to ``0.1``.
         min_lr: Learning rate reached at the end of the decay, >= 0.
             Defaults to ``0.0``.
+        amsgrad: Accepted as False only (the argument of TensorFlow Addons'
+            ``RectifiedAdam``); True raises a ``ValueError`` that says why
+            and what to use instead.
         **kwargs: The keyword arguments of every Keras optimizer:
             ``weight_decay`` (decoupled, ``w -= lr * weight_decay * w``
             before the update), ``clipnorm``, ``clipvalue``,
@@ -156,6 +159,15 @@ class RAdam(keras.optimizers.Optimizer):
         **kwargs,
     ):
         cls = "RAdam"
+        if kwargs.pop("amsgrad", False):
+            raise ValueError(
+                "RAdam: `amsgrad=True` is not supported. The rectification factor r_t is "
+                "derived for the variance of the exponential average v; AMSGrad divides by "
+                "the running maximum of v instead, for which r_t is not a variance "
+                "correction (torch.optim.RAdam has no amsgrad either). For AMSGrad use "
+                "keras.optimizers.Adam(amsgrad=True), with a learning-rate warmup or "
+                "wrapped in linked_neurons.optimizers.Lookahead."
+            )
         learning_rate = learning_rate_or_error(cls, learning_rate)
         beta_1 = check_number(cls, "beta_1", beta_1, low=0.0, high=1.0, high_open=True)
         beta_2 = check_number(cls, "beta_2", beta_2, low=0.0, high=1.0, high_open=True)

@@ -121,3 +121,18 @@ def test_tail_gradients_keep_relative_precision_in_float32():
         neg[0].astype("float64")
     )
     np.testing.assert_allclose(dx[0], expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype,ulps", [("float32", 8), ("float64", 8)])
+def test_exportable_expm1_matches_numpy_near_zero_and_in_the_tail(dtype, ulps):
+    """``tanh(x / 2) * (exp(x) + 1)`` (no Expm1 kernel) keeps expm1's relative precision."""
+    from linked_neurons.ops._grad import expm1
+
+    mags = np.concatenate([np.logspace(-30, 1.9, 4001), np.linspace(0.01, 80.0, 801)])
+    x = -np.random.default_rng(11).permutation(mags).astype(dtype)
+    got = ops.convert_to_numpy(expm1(ops.convert_to_tensor(x)))
+    assert got.dtype == np.dtype(dtype)
+    exact = np.expm1(x.astype(np.longdouble))
+    ulp = np.spacing(np.abs(exact).astype(dtype)).astype(np.longdouble)
+    assert np.max(np.abs(got - exact) / ulp) <= ulps
+    np.testing.assert_allclose(got, np.expm1(x), rtol=ulps * np.finfo(dtype).eps, atol=0)

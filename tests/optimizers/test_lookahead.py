@@ -411,3 +411,10 @@ def test_distributed_training_matches_single_device(mode):
     for name, diff, moved in found:
         assert float(moved) > 1e-3, name
         assert float(diff) < 1e-5, name
+
+
+@pytest.mark.parametrize("name", ["lookahead", "Lookahead", "LOOKAHEAD"])
+def test_lookahead_name_is_case_insensitive(name):
+    opt = keras.optimizers.get(name)
+    assert type(opt) is Lookahead and opt.sync_period == 5
+    assert type(Lookahead("RAdam").inner_optimizer).__name__ == "RAdam"

@@ -393,3 +393,17 @@ def test_docstring_examples(name):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_amsgrad_is_rejected_with_the_reason_and_false_is_accepted():
+    with pytest.raises(ValueError, match=r"RAdam: `amsgrad=True` is not supported.*Adam\(amsgrad"):
+        RAdam(amsgrad=True)
+    assert "amsgrad" not in RAdam(amsgrad=False).get_config()
+
+
+@pytest.mark.parametrize("name", ["radam", "RAdam", "RADAM", "Radam"])
+def test_optimizer_names_are_case_insensitive(name):
+    assert type(keras.optimizers.get(name)) is RAdam
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=name, loss="mse")
+    assert type(model.optimizer) is RAdam
