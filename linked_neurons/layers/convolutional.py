@@ -55,7 +55,7 @@ def _pair(value, what, kind):
 def _cpu_only_tensorflow():
     """Whether the TensorFlow runtime has no GPU (its NCHW convolutions are GPU-only).
 
-    Called on the first channels_first call only (the device list is fixed
+    Called on the first call that needs it only (the device list is fixed
     once TensorFlow has started).
     """
     if keras.backend.backend() != "tensorflow":
@@ -63,6 +63,20 @@ def _cpu_only_tensorflow():
     import tensorflow as tf
 
     return not tf.config.list_logical_devices("GPU")
+
+
+def _on_gpu(x):
+    """Whether ``x`` is computed on a GPU (at trace time under compilation)."""
+    name = keras.backend.backend()
+    if name == "torch":
+        return x.device.type == "cuda"
+    if name == "jax":
+        import jax
+
+        return jax.default_backend() == "gpu"
+    if name == "tensorflow":
+        return not _cpu_only_tensorflow()
+    return False
 
 
 @keras.saving.register_keras_serializable(package="linked_neurons")
@@ -77,9 +91,16 @@ class MixedDepthwiseConv2D(keras.layers.Layer):
     ``[6, 5, 5]`` and hold ``6*9 + 5*25 + 5*49 = 424`` weights. With a single
     kernel size the layer equals ``keras.layers.DepthwiseConv2D``.
 
-    The groups are a fixed, small set known when the layer is built, so the
-    layer runs as ``G`` depthwise convolutions plus one concatenation and
-    compiles with XLA (``jit_compile=True``).
+    The groups are a fixed, small set known when the layer is built. The layer
+    computes them in one of two ways with identical outputs, chosen per
+    backend and device when the layer is called: ``G`` depthwise
+    convolutions plus one concatenation (on CPUs, where XLA and TensorFlow
+    run small kernels fastest), or one depthwise convolution whose kernel
+    holds every group's kernel zero-padded to the largest size (on GPUs,
+    where one large depthwise kernel costs less than ``G`` launches, a split
+    and a concatenation). The second is used only where it is exact: "same"
+    padding, kernel sizes of one parity per axis and each at least the
+    stride. Both compile with XLA (``jit_compile=True``).
 
     Args:
         kernel_size: An int or a list of ints (or of ``(height, width)``
@@ -194,6 +215,8 @@ class MixedDepthwiseConv2D(keras.layers.Layer):
         self.depthwise_constraint = keras.constraints.get(depthwise_constraint)
         self.bias_constraint = keras.constraints.get(bias_constraint)
         self.group_channels = None
+        # "auto" (per backend and device, see `_use_padded`), "groups" or "padded".
+        self._implementation = "auto"
 
     def _kind(self):
         return f"MixedDepthwiseConv2D layer '{self.name}'"
@@ -258,22 +281,23 @@ class MixedDepthwiseConv2D(keras.layers.Layer):
             x = ops.transpose(x, (0, 2, 3, 1))
             data_format = "channels_last"
         axis = -1 if data_format == "channels_last" else 1
+        conv = functools.partial(
+            ops.depthwise_conv,
+            strides=self.strides,
+            padding=self.padding,
+            data_format=data_format,
+            dilation_rate=self.dilation_rate,
+        )
         if len(self.kernels) == 1:
-            parts = [x]
+            y = conv(x, ops.cast(self.kernels[0], x.dtype))
+        elif self._use_padded(inputs):
+            y = conv(x, self.padded_kernel(x.dtype))
         else:
             parts = ops.split(x, list(_cumsum(self.group_channels[:-1])), axis=axis)
-        outputs = [
-            ops.depthwise_conv(
-                part,
-                ops.cast(kernel, x.dtype),
-                strides=self.strides,
-                padding=self.padding,
-                data_format=data_format,
-                dilation_rate=self.dilation_rate,
+            y = ops.concatenate(
+                [conv(part, ops.cast(k, x.dtype)) for part, k in zip(parts, self.kernels)],
+                axis=axis,
             )
-            for part, kernel in zip(parts, self.kernels)
-        ]
-        y = outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=axis)
         if self.bias is not None:
             shape = (1, 1, 1, -1) if data_format == "channels_last" else (1, -1, 1, 1)
             y = y + ops.reshape(ops.cast(self.bias, y.dtype), shape)
@@ -282,6 +306,57 @@ class MixedDepthwiseConv2D(keras.layers.Layer):
         if self.activation is not None:
             y = self.activation(y)
         return y
+
+    def padded_kernel(self, dtype=None):
+        """Every group's kernel zero-padded to the largest size, concatenated on channels.
+
+        A depthwise convolution with this ``(KH, KW, C, depth_multiplier)``
+        kernel equals the layer wherever :meth:`padding_is_exact` holds: each
+        smaller kernel sits centred in the large one, so "same" padding lines
+        up its taps with the ones it has when it runs alone.
+
+        Args:
+            dtype: Dtype of the result (default: the weights' dtype).
+
+        Returns:
+            A tensor of shape ``(KH, KW, C, depth_multiplier)``.
+        """
+        big_h = max(kh for kh, _ in self._kernels)
+        big_w = max(kw for _, kw in self._kernels)
+        padded = []
+        for (kh, kw), kernel in zip(self._kernels, self.kernels):
+            if dtype is not None:
+                kernel = ops.cast(kernel, dtype)
+            dh, dw = (big_h - kh) // 2, (big_w - kw) // 2
+            if dh or dw:
+                kernel = ops.pad(kernel, ((dh, dh), (dw, dw), (0, 0), (0, 0)))
+            padded.append(kernel)
+        return ops.concatenate(padded, axis=2)
+
+    def padding_is_exact(self):
+        """Whether one zero-padded kernel gives exactly the grouped result.
+
+        True for "same" padding when, on each axis, every kernel size has the
+        parity of the largest (the padding is split evenly on both sides) and
+        every dilated kernel spans at least the stride (so "same" padding is
+        never clipped at zero).
+        """
+        if self.padding != "same":
+            return False
+        for axis in (0, 1):
+            sizes = [k[axis] for k in self._kernels]
+            big = max(sizes)
+            d, s = self.dilation_rate[axis], self.strides[axis]
+            if any((big - k) % 2 or d * (k - 1) + 1 < s for k in sizes):
+                return False
+        return True
+
+    def _use_padded(self, inputs):
+        if self._implementation == "groups" or not self.padding_is_exact():
+            return False
+        if self._implementation == "padded":
+            return True
+        return _on_gpu(inputs)
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 4:
