@@ -311,9 +311,9 @@ EXACT_PADDED = [
 ]
 
 
-def _pair_of_layers(kwargs, shape, data_format="channels_last"):
+def _pair_of_layers(kwargs, shape, data_format="channels_last", other="padded"):
     layers = []
-    for impl in ("groups", "padded"):
+    for impl in ("groups", other):
         layer = MixedDepthwiseConv2D(data_format=data_format, **kwargs)
         layer._implementation = impl
         layer.build(shape)
@@ -325,13 +325,15 @@ def _pair_of_layers(kwargs, shape, data_format="channels_last"):
     return layers
 
 
+@pytest.mark.parametrize("impl", ["padded", "shifts"])
 @pytest.mark.parametrize("kwargs", EXACT_PADDED)
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
-def test_padded_kernel_equals_groups(kwargs, data_format):
-    """One zero-padded depthwise kernel and G grouped convs give the same values and grads."""
+def test_other_implementations_equal_groups(kwargs, data_format, impl):
+    """A zero-padded kernel, shifted slices and G grouped convs: same values and grads."""
     shape = (2, 11, 10, 13) if data_format == "channels_last" else (2, 13, 11, 10)
-    groups, padded = _pair_of_layers(kwargs, shape, data_format)
+    groups, padded = _pair_of_layers(kwargs, shape, data_format, impl)
     assert padded.padding_is_exact()
+    assert padded._implementation_for(random_input(shape), data_format) == impl
     x = random_input(shape, seed=5)
     if data_format == "channels_first" and BACKEND == "tensorflow":
         x = x.astype("float32")  # TensorFlow's CPU convolutions: the layer transposes
@@ -383,11 +385,36 @@ def test_padded_kernel_layout():
     ],
 )
 def test_inexact_padding_keeps_groups(kwargs):
-    """Where a padded kernel would differ, the layer computes the groups whatever is asked."""
+    """Where a padded kernel would differ, the layer computes the groups whatever is asked;
+    shifted slices are exact there too."""
     shape = (2, 10, 9, 6)
     groups, padded = _pair_of_layers(kwargs, shape)
     assert not padded.padding_is_exact()
     x = random_input(shape, seed=2).astype("float32")
-    np.testing.assert_array_equal(
-        ops.convert_to_numpy(padded(x)), ops.convert_to_numpy(groups(x))
-    )
+    y = ops.convert_to_numpy(groups(x))
+    np.testing.assert_array_equal(ops.convert_to_numpy(padded(x)), y)
+    _, shifts = _pair_of_layers(kwargs, shape, other="shifts")
+    np.testing.assert_allclose(ops.convert_to_numpy(shifts(x)), y, rtol=1e-5, atol=1e-5)
+
+
+def test_shifted_depthwise_conv_matches_float64_reference():
+    from linked_neurons.layers.convolutional import shifted_depthwise_conv
+
+    x = random_input((2, 9, 8, 3), seed=8)
+    kernel = np.random.default_rng(9).normal(size=(3, 5, 3, 2))
+    for strides, padding, dilation in (((1, 1), "same", (1, 1)), ((2, 3), "valid", (1, 1)),
+                                       ((1, 2), "same", (2, 1))):
+        y = shifted_depthwise_conv(ops.convert_to_tensor(x), ops.convert_to_tensor(kernel),
+                                   strides, padding, "channels_last", dilation)
+        expected = _np_depthwise(x, kernel, strides, padding, dilation)
+        np.testing.assert_allclose(ops.convert_to_numpy(y), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_automatic_choice_on_this_machine():
+    """Grouped convolutions on a CPU (every backend); shifted slices need static sizes."""
+    layer = MixedDepthwiseConv2D([3, 5])
+    layer.build((None, 8, 8, 4))
+    x = ops.convert_to_tensor(random_input((2, 8, 8, 4)).astype("float32"))
+    assert layer._implementation_for(x, "channels_last") == "groups"
+    layer._implementation = "shifts"
+    assert layer._implementation_for(x, "channels_last") == "shifts"
