@@ -50,12 +50,14 @@ FUSED_BY_DEFAULT = {
     # fused backward's extra kernels cost more than the saved memory traffic.
     ("tensorflow", "graph", "cpu"): frozenset(),
     ("tensorflow", "eager", "cpu"): frozenset(),
-    # JAX under jit: XLA fuses the plain composition and saves boolean masks.
+    # JAX under jit: XLA fuses the plain composition (on an H200 the fused
+    # linked ops take 1.26x to 1.65x its time, the others the same).
     ("jax", "jit", "cpu"): frozenset(),
     ("jax", "jit", "gpu"): frozenset(),
-    # PyTorch eager: autograd keeps every intermediate of the plain form.
-    ("torch", "eager", "cpu"): _ALL,
-    ("torch", "eager", "gpu"): _ALL,
+    # PyTorch eager: the fused backward is several elementwise kernels where
+    # autograd runs one (on an H200: 1.0x to 4x the plain form's time).
+    ("torch", "eager", "cpu"): frozenset(),
+    ("torch", "eager", "gpu"): frozenset(),
 }
 
 
