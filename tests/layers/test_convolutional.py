@@ -354,7 +354,10 @@ def test_other_implementations_equal_groups(kwargs, data_format, impl):
 
         grads.append(value_and_grads(loss, [ops.convert_to_numpy(w) for w in layer.weights])[1])
     for a, b in zip(*grads):
-        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=tol, atol=tol)
+        # Kernel gradients are float32 sums over the batch and the rows and
+        # columns, summed in another order: compare to their scale.
+        a, b = np.asarray(a), np.asarray(b)
+        np.testing.assert_allclose(b, a, rtol=tol, atol=tol * max(1.0, np.max(np.abs(a))))
 
 
 def test_padded_kernel_layout():
