@@ -4,9 +4,14 @@ Run from the root of a clone (``python benchmarks/activations.py --help``).
 For each op (LKReLU, LKSELU, LKSwish, Mish, SELU; Swish on request) and each
 implementation, the script prints one row per XLA setting:
 
+``default``
+    the op as a layer or ``linked_neurons.ops`` runs it by default
+    (``fused=None``): the fused or the plain form, picked per backend,
+    compilation mode and device at trace time
+    (``linked_neurons.ops._policy.FUSED_BY_DEFAULT``).
 ``fused``
-    the default op of ``linked_neurons.ops`` (``keras.ops.custom_gradient``,
-    backward pass recomputed from the input).
+    ``fused=True`` (``keras.ops.custom_gradient``, backward pass recomputed
+    from the input).
 ``plain``
     the same op with ``fused=False``: a composition of ``keras.ops`` calls
     differentiated by the backend. For the linked ops this is also "concat of
@@ -99,7 +104,9 @@ these measurements and printed as PASS or MISS:
   ops; each counting method separately);
 * fused fwd+bwd time at most 0.8x the plain time without XLA, and at most
   1.0x with XLA;
-* fused fwd+bwd time within 3x of the bandwidth floor (on CPU).
+* fused fwd+bwd time within 3x of the bandwidth floor (on CPU);
+* the default form's fwd+bwd time at most 1.05x the faster of the fused and
+  plain forms (the 5 % is the run-to-run noise allowed), per XLA setting.
 """
 
 from __future__ import annotations
@@ -128,6 +135,7 @@ LINKED = {"lkrelu", "lkselu", "lkswish"}
 TIME_TARGET = {False: 0.8, True: 1.0}  # fused / plain, keyed by XLA
 MEMORY_TARGET = 0.5  # fused / plain saved bytes, linked ops
 FLOOR_TARGET = 3.0  # fused time / bandwidth floor
+DEFAULT_SLACK = 1.05  # default time / min(fused, plain): the run-to-run noise allowed
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -188,34 +196,40 @@ def variants(op, backend):
     from linked_neurons import ops as lo
 
     if op == "lkrelu":
-        v = {"fused": lambda x: lo.lk_relu(x), "plain": lambda x: lo.lk_relu(x, fused=False)}
+        v = {"default": lambda x: lo.lk_relu(x), "fused": lambda x: lo.lk_relu(x, fused=True),
+             "plain": lambda x: lo.lk_relu(x, fused=False)}
         if backend == "tensorflow":
             import tensorflow as tf
 
             v["tf.nn.crelu"] = lambda x: tf.nn.crelu(x, axis=-1)
         return v
     if op == "lkselu":
-        return {"fused": lambda x: lo.lk_selu(x), "plain": lambda x: lo.lk_selu(x, fused=False)}
+        return {"default": lambda x: lo.lk_selu(x), "fused": lambda x: lo.lk_selu(x, fused=True),
+                "plain": lambda x: lo.lk_selu(x, fused=False)}
     if op == "lkswish":
         return {
-            "fused": lambda x: lo.lk_swish(x),
+            "default": lambda x: lo.lk_swish(x),
+            "fused": lambda x: lo.lk_swish(x, fused=True),
             "plain": lambda x: lo.lk_swish(x, fused=False),
         }
     if op == "mish":
         return {
-            "fused": lambda x: lo.mish(x),
+            "default": lambda x: lo.mish(x),
+            "fused": lambda x: lo.mish(x, fused=True),
             "plain": lambda x: lo.mish(x, fused=False),
             "keras": keras.activations.mish,
         }
     if op == "selu":
         return {
-            "fused": lambda x: lo.selu(x),
+            "default": lambda x: lo.selu(x),
+            "fused": lambda x: lo.selu(x, fused=True),
             "plain": lambda x: lo.selu(x, fused=False),
             "keras": keras.activations.selu,
         }
     if op == "swish":
         return {
-            "fused": lambda x: lo.swish(x),
+            "default": lambda x: lo.swish(x),
+            "fused": lambda x: lo.swish(x, fused=True),
             "plain": lambda x: lo.swish(x, fused=False),
             "keras": keras.activations.silu,
         }
@@ -713,6 +727,14 @@ def main(argv=None):
                 summary.append((f / p <= TIME_TARGET[xla],
                                 f"{LABELS[op]}: fwd+bwd fused/plain <= {TIME_TARGET[xla]:.1f} "
                                 f"(XLA {'on' if xla else 'off'}): {f / p:.2f}"))
+        for xla in xla_modes:
+            d, f, p = (med.get((op, impl, xla)) for impl in ("default", "fused", "plain"))
+            if d and f and p:
+                best = min(f, p)
+                summary.append((d <= DEFAULT_SLACK * best,
+                                f"{LABELS[op]}: default fwd+bwd <= {DEFAULT_SLACK:.2f}x the "
+                                f"faster of fused and plain (XLA {'on' if xla else 'off'}): "
+                                f"{d / best:.2f}"))
         for xla in xla_modes:
             f = med.get((op, "fused", xla))
             if f:

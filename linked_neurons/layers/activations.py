@@ -19,8 +19,10 @@ class SELU(ActivationLayer):
     ``keras.layers.AlphaDropout``. Elementwise, so it has no ``axis``.
 
     Args:
-        fused: If True (default) the backward pass recomputes the derivative
-            from the input; False uses ``keras.ops.selu`` and autodiff.
+        fused: None (default): the faster form for the backend, compile
+            mode and device; True: the backward pass recomputes the
+            derivative from the input; False: ``keras.ops.selu`` and
+            autodiff.
         **kwargs: Base layer keyword arguments.
 
     Input shape:
@@ -56,7 +58,9 @@ class Mish(ActivationLayer):
     so it has no ``axis``.
 
     Args:
-        fused: If True (default) the backward pass keeps only the input.
+        fused: None (default): the faster form for the backend, compile
+            mode and device; True: the backward pass keeps only the input;
+            False: the plain composition.
         **kwargs: Base layer keyword arguments.
 
     Input shape:
@@ -97,8 +101,9 @@ class Swish(ChannelActivationLayer):
         trainable_beta: If True, learn beta.
         per_channel: With ``trainable_beta``, learn one beta per channel.
         axis: Channel axis for per-channel beta: -1 (default) or 1.
-        fused: If True (default) the backward pass keeps only the input (and
-            beta).
+        fused: None (default): the faster form for the backend, compile
+            mode and device; True: the backward pass keeps only the input
+            (and beta); False: the plain composition.
         **kwargs: Base layer keyword arguments.
 
     Input shape:
@@ -123,7 +128,7 @@ class Swish(ChannelActivationLayer):
     """
 
     def __init__(
-        self, beta=1.0, trainable_beta=False, per_channel=False, axis=-1, fused=True, **kwargs
+        self, beta=1.0, trainable_beta=False, per_channel=False, axis=-1, fused=None, **kwargs
     ):
         super().__init__(axis=axis, fused=fused, **kwargs)
         beta = check_number(self._kind(), "beta", beta)

@@ -47,9 +47,12 @@ class ActivationLayer(keras.layers.Layer):
     ``axis``.
 
     Args:
-        fused: If True (default) use the memory-saving fused op whose backward
-            pass keeps only the input; if False, the plain ``keras.ops``
-            composition differentiated by the backend.
+        fused: None (default): the form of the op measured to be at most as
+            slow and as large as the other in the backend, compile mode and
+            device the layer is traced in (see ``linked_neurons.ops._policy``);
+            True: the memory-saving fused op whose backward pass keeps only
+            the input; False: the plain ``keras.ops`` composition
+            differentiated by the backend.
         **kwargs: Base layer keyword arguments (``name``, ``dtype``, ...).
     """
 
@@ -58,11 +61,11 @@ class ActivationLayer(keras.layers.Layer):
     #: Whether the layer takes an ``axis`` argument.
     has_channel_axis = False
 
-    def __init__(self, fused=True, **kwargs):
+    def __init__(self, fused=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(fused, bool):
+        if fused is not None and not isinstance(fused, bool):
             raise TypeError(
-                f"{self._kind()}: `fused` must be a bool, got {fused!r} "
+                f"{self._kind()}: `fused` must be None, True or False, got {fused!r} "
                 f"of type {type(fused).__name__}."
             )
         self.fused = fused
@@ -115,7 +118,7 @@ class ChannelActivationLayer(ActivationLayer):
 
     has_channel_axis = True
 
-    def __init__(self, axis=-1, fused=True, **kwargs):
+    def __init__(self, axis=-1, fused=None, **kwargs):
         super().__init__(fused=fused, **kwargs)
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise TypeError(

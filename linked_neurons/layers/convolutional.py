@@ -55,7 +55,7 @@ def _pair(value, what, kind):
 def _cpu_only_tensorflow():
     """Whether the TensorFlow runtime has no GPU (its NCHW convolutions are GPU-only).
 
-    Called on the first channels_first call only (the device list is fixed
+    Called on the first call that needs it only (the device list is fixed
     once TensorFlow has started).
     """
     if keras.backend.backend() != "tensorflow":
@@ -63,6 +63,89 @@ def _cpu_only_tensorflow():
     import tensorflow as tf
 
     return not tf.config.list_logical_devices("GPU")
+
+
+def shifted_depthwise_conv(x, kernel, strides=1, padding="valid", data_format="channels_last",
+                           dilation_rate=1):
+    """Depthwise 2D convolution as a sum of shifted slices times kernel taps.
+
+    Equal to ``keras.ops.depthwise_conv`` with the same arguments (the same
+    "same" padding split as TensorFlow's), written as ``kh * kw`` strided
+    slices of the padded input, each multiplied by one tap of the kernel and
+    summed. XLA fuses the slices, products and sum into a few loops, which
+    on GPUs runs large kernels much faster than its depthwise convolution.
+
+    Args:
+        x: 4D tensor with static spatial sizes.
+        kernel: ``(kh, kw, channels, depth_multiplier)`` tensor.
+        strides: Pair of ints.
+        padding: ``"same"`` or ``"valid"``.
+        data_format: ``"channels_last"`` or ``"channels_first"``.
+        dilation_rate: Pair of ints.
+
+    Returns:
+        The 4D convolved tensor with ``channels * depth_multiplier`` channels
+        (channel ``c * depth_multiplier + j`` from input channel ``c``).
+    """
+    strides = (strides, strides) if isinstance(strides, int) else tuple(strides)
+    dilation = (dilation_rate,) * 2 if isinstance(dilation_rate, int) else tuple(dilation_rate)
+    kh, kw, channels, multiplier = kernel.shape
+    last = data_format == "channels_last"
+    axes = (1, 2) if last else (2, 3)
+    pads, outs = [], []
+    for axis, k, s, d in zip(axes, (kh, kw), strides, dilation):
+        size = x.shape[axis]
+        span = d * (k - 1) + 1
+        if padding == "same":
+            out = -(-size // s)
+            total = max((out - 1) * s + span - size, 0)
+            pads.append((total // 2, total - total // 2))
+        else:
+            out = (size - span) // s + 1
+            pads.append((0, 0))
+        outs.append(out)
+    width = [(0, 0)] * 4
+    width[axes[0]], width[axes[1]] = pads
+    if any(p for pair in pads for p in pair):
+        x = ops.pad(x, width)
+    # Kernel taps broadcast against a slice (channels_last: (..., C) or (..., C, M)).
+    if multiplier == 1:
+        taps = ops.reshape(kernel, (kh, kw, channels) + ((1, 1) if not last else ()))
+    else:
+        taps = ops.reshape(kernel, (kh, kw, channels, multiplier) + ((1, 1) if not last else ()))
+    y = None
+    for a in range(kh):
+        for b in range(kw):
+            index = [slice(None)] * 4
+            for axis, start, s, out in zip(axes, (a * dilation[0], b * dilation[1]), strides,
+                                           outs):
+                index[axis] = slice(start, start + (out - 1) * s + 1, s)
+            patch = x[tuple(index)]
+            if multiplier != 1:
+                patch = ops.expand_dims(patch, -1 if last else 2)
+            term = patch * taps[a, b]
+            y = term if y is None else y + term
+    if multiplier != 1:
+        shape = ops.shape(y)
+        if last:
+            y = ops.reshape(y, (shape[0], outs[0], outs[1], channels * multiplier))
+        else:
+            y = ops.reshape(y, (shape[0], channels * multiplier, outs[0], outs[1]))
+    return y
+
+
+def _on_gpu(x):
+    """Whether ``x`` is computed on a GPU (at trace time under compilation)."""
+    name = keras.backend.backend()
+    if name == "torch":
+        return x.device.type == "cuda"
+    if name == "jax":
+        import jax
+
+        return jax.default_backend() == "gpu"
+    if name == "tensorflow":
+        return not _cpu_only_tensorflow()
+    return False
 
 
 @keras.saving.register_keras_serializable(package="linked_neurons")
@@ -77,9 +160,21 @@ class MixedDepthwiseConv2D(keras.layers.Layer):
     ``[6, 5, 5]`` and hold ``6*9 + 5*25 + 5*49 = 424`` weights. With a single
     kernel size the layer equals ``keras.layers.DepthwiseConv2D``.
 
-    The groups are a fixed, small set known when the layer is built, so the
-    layer runs as ``G`` depthwise convolutions plus one concatenation and
-    compiles with XLA (``jit_compile=True``).
+    The groups are a fixed, small set known when the layer is built. The layer
+    computes them, with the same outputs, in the way measured fastest for
+    the backend and device it is called on (``benchmarks/gpu.py``):
+
+    - ``G`` depthwise convolutions plus one concatenation (the default);
+    - on JAX with a GPU, each group as a sum of ``kh * kw`` shifted slices
+      of the input times one kernel tap, which XLA fuses into a few loops:
+      XLA's GPU depthwise convolutions slow down steeply with the kernel
+      size (a 9x9 one runs about 100 times longer than a 3x3 one);
+    - on request only, one depthwise convolution whose kernel holds every
+      group's kernel zero-padded to the largest size (slower on every
+      device measured), where that is exact: "same" padding, kernel sizes
+      of one parity per axis and each at least the stride.
+
+    All of them compile with XLA (``jit_compile=True``).
 
     Args:
         kernel_size: An int or a list of ints (or of ``(height, width)``
@@ -194,6 +289,9 @@ class MixedDepthwiseConv2D(keras.layers.Layer):
         self.depthwise_constraint = keras.constraints.get(depthwise_constraint)
         self.bias_constraint = keras.constraints.get(bias_constraint)
         self.group_channels = None
+        # "auto" (per backend and device, see `_implementation_for`), "groups",
+        # "shifts" or "padded".
+        self._implementation = "auto"
 
     def _kind(self):
         return f"MixedDepthwiseConv2D layer '{self.name}'"
@@ -258,22 +356,32 @@ class MixedDepthwiseConv2D(keras.layers.Layer):
             x = ops.transpose(x, (0, 2, 3, 1))
             data_format = "channels_last"
         axis = -1 if data_format == "channels_last" else 1
-        if len(self.kernels) == 1:
-            parts = [x]
-        else:
-            parts = ops.split(x, list(_cumsum(self.group_channels[:-1])), axis=axis)
-        outputs = [
-            ops.depthwise_conv(
-                part,
-                ops.cast(kernel, x.dtype),
+        conv = functools.partial(
+            ops.depthwise_conv,
+            strides=self.strides,
+            padding=self.padding,
+            data_format=data_format,
+            dilation_rate=self.dilation_rate,
+        )
+        implementation = self._implementation_for(x, data_format)
+        if implementation == "shifts":
+            conv = functools.partial(
+                shifted_depthwise_conv,
                 strides=self.strides,
                 padding=self.padding,
                 data_format=data_format,
                 dilation_rate=self.dilation_rate,
             )
-            for part, kernel in zip(parts, self.kernels)
-        ]
-        y = outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=axis)
+        if len(self.kernels) == 1:
+            y = conv(x, ops.cast(self.kernels[0], x.dtype))
+        elif implementation == "padded":
+            y = conv(x, self.padded_kernel(x.dtype))
+        else:
+            parts = ops.split(x, list(_cumsum(self.group_channels[:-1])), axis=axis)
+            y = ops.concatenate(
+                [conv(part, ops.cast(k, x.dtype)) for part, k in zip(parts, self.kernels)],
+                axis=axis,
+            )
         if self.bias is not None:
             shape = (1, 1, 1, -1) if data_format == "channels_last" else (1, -1, 1, 1)
             y = y + ops.reshape(ops.cast(self.bias, y.dtype), shape)
@@ -282,6 +390,63 @@ class MixedDepthwiseConv2D(keras.layers.Layer):
         if self.activation is not None:
             y = self.activation(y)
         return y
+
+    def padded_kernel(self, dtype=None):
+        """Every group's kernel zero-padded to the largest size, concatenated on channels.
+
+        A depthwise convolution with this ``(KH, KW, C, depth_multiplier)``
+        kernel equals the layer wherever :meth:`padding_is_exact` holds: each
+        smaller kernel sits centred in the large one, so "same" padding lines
+        up its taps with the ones it has when it runs alone.
+
+        Args:
+            dtype: Dtype of the result (default: the weights' dtype).
+
+        Returns:
+            A tensor of shape ``(KH, KW, C, depth_multiplier)``.
+        """
+        big_h = max(kh for kh, _ in self._kernels)
+        big_w = max(kw for _, kw in self._kernels)
+        padded = []
+        for (kh, kw), kernel in zip(self._kernels, self.kernels):
+            if dtype is not None:
+                kernel = ops.cast(kernel, dtype)
+            dh, dw = (big_h - kh) // 2, (big_w - kw) // 2
+            if dh or dw:
+                kernel = ops.pad(kernel, ((dh, dh), (dw, dw), (0, 0), (0, 0)))
+            padded.append(kernel)
+        return ops.concatenate(padded, axis=2)
+
+    def padding_is_exact(self):
+        """Whether one zero-padded kernel gives exactly the grouped result.
+
+        True for "same" padding when, on each axis, every kernel size has the
+        parity of the largest (the padding is split evenly on both sides) and
+        every dilated kernel spans at least the stride (so "same" padding is
+        never clipped at zero).
+        """
+        if self.padding != "same":
+            return False
+        for axis in (0, 1):
+            sizes = [k[axis] for k in self._kernels]
+            big = max(sizes)
+            d, s = self.dilation_rate[axis], self.strides[axis]
+            if any((big - k) % 2 or d * (k - 1) + 1 < s for k in sizes):
+                return False
+        return True
+
+    def _implementation_for(self, x, data_format):
+        """"groups", "shifts" or "padded" for this call (see the class docstring)."""
+        rows, cols = (1, 2) if data_format == "channels_last" else (2, 3)
+        static = x.shape[rows] is not None and x.shape[cols] is not None
+        impl = self._implementation
+        if impl == "auto":
+            impl = "shifts" if keras.backend.backend() == "jax" and _on_gpu(x) else "groups"
+        if impl == "shifts" and not static:
+            return "groups"
+        if impl == "padded" and not self.padding_is_exact():
+            return "groups"
+        return impl
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 4:

@@ -32,8 +32,9 @@ class LKReLU(_LinkedLayer):
     Args:
         axis: Channel axis along which the halves are concatenated: -1
             (default, channels_last) or 1 (channels_first).
-        fused: If True (default) the backward pass keeps only the input
-            instead of the doubled output; False selects the plain
+        fused: None (default): the faster form for the backend, compile
+            mode and device; True: the fused op, whose backward pass keeps
+            only the input instead of the doubled output; False: the plain
             ``keras.ops`` composition.
         **kwargs: Base layer keyword arguments (``name``, ``dtype``, ...).
 
@@ -67,7 +68,9 @@ class LKSELU(_LinkedLayer):
 
     Args:
         axis: Channel axis: -1 (default) or 1 (channels_first).
-        fused: If True (default) the backward pass keeps only the input.
+        fused: None (default): the faster form for the backend, compile
+            mode and device; True: the backward pass keeps only the input;
+            False: the plain composition.
         **kwargs: Base layer keyword arguments.
 
     Input shape:
@@ -97,7 +100,9 @@ class LKSwish(_LinkedLayer):
 
     Args:
         axis: Channel axis: -1 (default) or 1 (channels_first).
-        fused: If True (default) the backward pass keeps only the input.
+        fused: None (default): the faster form for the backend, compile
+            mode and device; True: the backward pass keeps only the input;
+            False: the plain composition.
         **kwargs: Base layer keyword arguments.
 
     Input shape:
@@ -139,8 +144,9 @@ class LKPReLU(ChannelActivationLayer):
             shared, as in ``keras.layers.PReLU`` (batch axis = 0); ``[]`` gives
             one slope per input element.
         axis: Channel axis: -1 (default) or 1 (channels_first).
-        fused: If True (default) the backward pass keeps only the input and
-            the slopes.
+        fused: None (default): the faster form for the backend, compile
+            mode and device; True: the backward pass keeps only the input and
+            the slopes; False: the plain composition.
         **kwargs: Base layer keyword arguments.
 
     Input shape:
@@ -172,7 +178,7 @@ class LKPReLU(ChannelActivationLayer):
         alpha_constraint=None,
         shared_axes=None,
         axis=-1,
-        fused=True,
+        fused=None,
         **kwargs,
     ):
         super().__init__(axis=axis, fused=fused, **kwargs)
@@ -277,7 +283,10 @@ class Linked(ChannelActivationLayer):
         activation: Name, callable or layer computing an elementwise,
             channel-preserving activation.
         axis: Channel axis: -1 (default) or 1 (channels_first).
-        fused: If True (default) use a fused op where one exists.
+        fused: None (default): for relu, selu and swish, the faster of the
+            fused and plain forms for the backend, compile mode and device;
+            True: the fused op where one exists; False: the plain
+            composition.
         **kwargs: Base layer keyword arguments.
 
     Input shape:
@@ -299,7 +308,7 @@ class Linked(ChannelActivationLayer):
 
     channel_multiplier = 2
 
-    def __init__(self, activation="relu", axis=-1, fused=True, **kwargs):
+    def __init__(self, activation="relu", axis=-1, fused=None, **kwargs):
         super().__init__(axis=axis, fused=fused, **kwargs)
         if isinstance(activation, dict):
             activation = keras.saving.deserialize_keras_object(activation)
@@ -345,8 +354,8 @@ class Linked(ChannelActivationLayer):
 
     def call(self, inputs):
         self._check_dtype(inputs)
-        if self._fused_op is not None and self.fused:
-            return self._fused_op(inputs, axis=self.axis, fused=True)
+        if self._fused_op is not None and self.fused is not False:
+            return self._fused_op(inputs, axis=self.axis, fused=self.fused)
         fn = self.activation if self._fn is None else self._fn
         return ln_ops.linked(fn, inputs, axis=self.axis)
 

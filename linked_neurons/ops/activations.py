@@ -1,14 +1,18 @@
 """Plain activations (SELU, Mish, Swish) with memory-saving gradients.
 
-Each function has a fused form (the default) whose backward pass keeps only
-the input and recomputes the rest, and a plain form (``fused=False``) that is
-the straightforward composition of ``keras.ops`` calls, left to autodiff.
+Each function has a fused form (``fused=True``) whose backward pass keeps
+only the input and recomputes the rest, and a plain form (``fused=False``)
+that is the straightforward composition of ``keras.ops`` calls, left to
+autodiff. The default, ``fused=None``, picks the form measured to be at most
+as slow and as large in the setting the op is traced in
+(:mod:`linked_neurons.ops._policy`).
 Both give the same values and gradients to float rounding.
 """
 
 from keras import backend, ops
 
 from linked_neurons.ops._grad import fused_op, negative_part, sum_to_shape
+from linked_neurons.ops._policy import use_fused
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -31,7 +35,7 @@ def _selu_grad(g, x):
 _selu_fused = fused_op(ops.selu, _selu_grad)
 
 
-def selu(x, fused=True):
+def selu(x, fused=None):
     """Scaled exponential linear unit.
 
     ``scale * x`` for ``x > 0`` and ``scale * alpha * (exp(x) - 1)`` otherwise,
@@ -40,14 +44,16 @@ def selu(x, fused=True):
 
     Args:
         x: Floating-point tensor.
-        fused: If True (default), the backward pass recomputes the derivative
-            from ``x``; if False, plain ``keras.ops.selu`` with autodiff.
+        fused: None (default): the faster form for this backend, compile
+            mode and device; True: the backward pass recomputes the
+            derivative from ``x``; False: plain ``keras.ops.selu`` with
+            autodiff.
 
     Returns:
         A tensor of the same shape and dtype as ``x``.
     """
     x = ops.convert_to_tensor(x)
-    return _selu_fused(x) if fused else selu_plain(x)
+    return _selu_fused(x) if use_fused("selu", fused, x) else selu_plain(x)
 
 
 # --------------------------------------------------------------------------- Mish
@@ -79,7 +85,7 @@ def _mish_grad(g, x):
 _mish_fused = fused_op(mish_plain, _mish_grad)
 
 
-def mish(x, fused=True):
+def mish(x, fused=None):
     """Mish: ``x * tanh(softplus(x))`` with the numerically stable softplus.
 
     The derivative is ``tanh(sp) + x * sigmoid(x) * (1 - tanh(sp)**2)`` with
@@ -87,13 +93,15 @@ def mish(x, fused=True):
 
     Args:
         x: Floating-point tensor.
-        fused: If True (default), the backward pass keeps only ``x``.
+        fused: None (default): the faster form for this backend, compile
+            mode and device; True: the backward pass keeps only ``x``;
+            False: the plain composition.
 
     Returns:
         A tensor of the same shape and dtype as ``x``.
     """
     x = ops.convert_to_tensor(x)
-    return _mish_fused(x) if fused else mish_plain(x)
+    return _mish_fused(x) if use_fused("mish", fused, x) else mish_plain(x)
 
 
 # --------------------------------------------------------------------------- Swish
@@ -125,14 +133,16 @@ def _swish_beta_grad(g, x, beta):
 _swish_beta_fused = fused_op(swish_plain, _swish_beta_grad)
 
 
-def swish(x, beta=None, fused=True):
+def swish(x, beta=None, fused=None):
     """Swish ``x * sigmoid(beta * x)``; SiLU when ``beta`` is None (β = 1).
 
     Args:
         x: Floating-point tensor.
         beta: None (β = 1), or a tensor that broadcasts against ``x`` (a
             scalar or per-channel weight). The gradient reaches ``beta`` too.
-        fused: If True (default), the backward pass keeps only the inputs.
+        fused: None (default): the faster form for this backend, compile
+            mode and device; True: the backward pass keeps only the inputs;
+            False: the plain composition.
 
     Returns:
         A tensor of the same shape and dtype as ``x``.
@@ -140,7 +150,7 @@ def swish(x, beta=None, fused=True):
     x = ops.convert_to_tensor(x)
     if beta is not None:
         beta = ops.convert_to_tensor(beta, dtype=x.dtype)
-    if not fused:
+    if not use_fused("swish", fused, x):
         return swish_plain(x, beta)
     if beta is None:
         return _silu_fused(x)

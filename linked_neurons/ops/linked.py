@@ -4,17 +4,21 @@ The output has twice the channels of the input. Every input value receives
 gradient from one of the two halves wherever it lies, which is what lets deep
 networks train without normalisation.
 
-Each op has a fused form (default) built with ``keras.ops.custom_gradient``:
-its backward pass keeps only the input ``x`` (C channels) and recomputes the
+Each op has a fused form built with ``keras.ops.custom_gradient``: its
+backward pass keeps only the input ``x`` (C channels) and recomputes the
 derivative from it, instead of the 2C-channel output and intermediates that
-autodiff of the plain composition keeps. ``fused=False`` gives the plain
-composition ``linked(f, x, axis)``.
+autodiff of the plain composition keeps. ``fused=True`` forces it,
+``fused=False`` gives the plain composition ``linked(f, x, axis)``, and the
+default ``fused=None`` picks the form measured to be at most as slow and as
+large in the backend, compile mode and device the op is traced in
+(:mod:`linked_neurons.ops._policy`).
 """
 
 import numpy as np
 from keras import ops
 
 from linked_neurons.ops._grad import expm1, fused_op, negative_part, sum_to_shape
+from linked_neurons.ops._policy import use_fused
 from linked_neurons.ops.activations import SELU_ALPHA, SELU_SCALE
 
 
@@ -147,54 +151,60 @@ def _prelu(z, alpha):
     return ops.relu(z) + alpha * negative_part(z)
 
 
-def lk_relu(x, axis=-1, fused=True):
+def lk_relu(x, axis=-1, fused=None):
     """Linked ReLU: ``concat([relu(x), relu(-x)], axis)`` (``tf.nn.crelu``).
 
     Args:
         x: Floating-point tensor.
         axis: Channel axis (-1 for channels_last, 1 for channels_first).
-        fused: If True (default) the backward pass keeps only ``x``.
+        fused: None (default): the faster form for this backend, compile
+            mode and device; True: the fused form, whose backward pass keeps
+            only ``x``; False: the plain composition.
 
     Returns:
         A tensor with twice ``x``'s channels on ``axis``.
     """
     x = ops.convert_to_tensor(x)
-    return _fused_lk_relu(x, axis) if fused else linked(ops.relu, x, axis)
+    return _fused_lk_relu(x, axis) if use_fused("lk_relu", fused, x) else linked(ops.relu, x, axis)
 
 
-def lk_selu(x, axis=-1, fused=True):
+def lk_selu(x, axis=-1, fused=None):
     """Linked SELU: ``concat([selu(x), selu(-x)], axis)``.
 
     Args:
         x: Floating-point tensor.
         axis: Channel axis.
-        fused: If True (default) the backward pass keeps only ``x``.
+        fused: None (default): the faster form for this backend, compile
+            mode and device; True: the fused form, whose backward pass keeps
+            only ``x``; False: the plain composition.
 
     Returns:
         A tensor with twice ``x``'s channels on ``axis``.
     """
     x = ops.convert_to_tensor(x)
-    return _fused_lk_selu(x, axis) if fused else linked(ops.selu, x, axis)
+    return _fused_lk_selu(x, axis) if use_fused("lk_selu", fused, x) else linked(ops.selu, x, axis)
 
 
-def lk_swish(x, axis=-1, fused=True):
+def lk_swish(x, axis=-1, fused=None):
     """Linked Swish (SiLU, β = 1): ``concat([x σ(x), -x σ(-x)], axis)``.
 
     Args:
         x: Floating-point tensor.
         axis: Channel axis.
-        fused: If True (default) the backward pass keeps only ``x``.
+        fused: None (default): the faster form for this backend, compile
+            mode and device; True: the fused form, whose backward pass keeps
+            only ``x``; False: the plain composition.
 
     Returns:
         A tensor with twice ``x``'s channels on ``axis``.
     """
     x = ops.convert_to_tensor(x)
-    if fused:
+    if use_fused("lk_swish", fused, x):
         return _fused_lk_swish(x, axis)
     return linked(lambda z: z * ops.sigmoid(z), x, axis)
 
 
-def lk_prelu(x, alpha_pos, alpha_neg, axis=-1, fused=True):
+def lk_prelu(x, alpha_pos, alpha_neg, axis=-1, fused=None):
     """Linked PReLU: ``concat([prelu(x; a+), prelu(-x; a-)], axis)``.
 
     ``prelu(z; a) = max(z, 0) + a * min(z, 0)``.
@@ -205,8 +215,9 @@ def lk_prelu(x, alpha_pos, alpha_neg, axis=-1, fused=True):
             its batch axis (e.g. shape ``(1, 1, C)`` for per-channel slopes).
         alpha_neg: Slopes of the ``-x`` half, same shape as ``alpha_pos``.
         axis: Channel axis.
-        fused: If True (default) the backward pass keeps only ``x`` and the
-            slopes.
+        fused: None (default): the faster form for this backend, compile
+            mode and device; True: the fused form, whose backward pass keeps
+            only ``x`` and the slopes; False: the plain composition.
 
     Returns:
         A tensor with twice ``x``'s channels on ``axis``.
@@ -214,7 +225,7 @@ def lk_prelu(x, alpha_pos, alpha_neg, axis=-1, fused=True):
     x = ops.convert_to_tensor(x)
     alpha_pos = ops.convert_to_tensor(alpha_pos, dtype=x.dtype)
     alpha_neg = ops.convert_to_tensor(alpha_neg, dtype=x.dtype)
-    if fused:
+    if use_fused("lk_prelu", fused, x):
         return _fused_lk_prelu(x, alpha_pos, alpha_neg, axis)
     return ops.concatenate(
         [_prelu(x, alpha_pos), _prelu(ops.negative(x), alpha_neg)], axis=axis

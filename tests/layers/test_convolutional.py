@@ -299,3 +299,125 @@ def test_docstring_examples():
 
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+# ----------------------------------------------------------------------------- implementations
+EXACT_PADDED = [
+    {"kernel_size": [3, 5, 7, 9]},
+    {"kernel_size": [3, 5, 7], "strides": 2, "depth_multiplier": 2, "use_bias": True},
+    {"kernel_size": [2, 4], "strides": 2},
+    {"kernel_size": [(3, 5), (5, 7)], "dilation_rate": 2},
+    {"kernel_size": [3, 5, 7], "strides": 3},
+]
+
+
+def _pair_of_layers(kwargs, shape, data_format="channels_last", other="padded"):
+    layers = []
+    for impl in ("groups", other):
+        layer = MixedDepthwiseConv2D(data_format=data_format, **kwargs)
+        layer._implementation = impl
+        layer.build(shape)
+        layers.append(layer)
+    rng = np.random.default_rng(7)
+    weights = [rng.normal(size=tuple(w.shape)) for w in layers[0].weights]
+    for layer in layers:
+        layer.set_weights(weights)
+    return layers
+
+
+@pytest.mark.parametrize("impl", ["padded", "shifts"])
+@pytest.mark.parametrize("kwargs", EXACT_PADDED)
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_other_implementations_equal_groups(kwargs, data_format, impl):
+    """A zero-padded kernel, shifted slices and G grouped convs: same values and grads."""
+    shape = (2, 11, 10, 13) if data_format == "channels_last" else (2, 13, 11, 10)
+    groups, padded = _pair_of_layers(kwargs, shape, data_format, impl)
+    assert padded.padding_is_exact()
+    assert padded._implementation_for(random_input(shape), data_format) == impl
+    x = random_input(shape, seed=5)
+    if data_format == "channels_first" and BACKEND == "tensorflow":
+        x = x.astype("float32")  # TensorFlow's CPU convolutions: the layer transposes
+    y_groups = ops.convert_to_numpy(groups(x))
+    y_padded = ops.convert_to_numpy(padded(x))
+    assert y_groups.shape == y_padded.shape == groups.compute_output_shape(shape)
+    tol = 1e-12 if y_groups.dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(y_padded, y_groups, rtol=tol, atol=tol)
+
+    from conftest import value_and_grads
+
+    upstream = random_input(y_groups.shape, seed=6).astype(y_groups.dtype)
+    grads = []
+    for layer in (groups, padded):
+        def loss(*w, layer=layer):
+            y, _ = layer.stateless_call(list(w), [], x)
+            return ops.sum(y * upstream)
+
+        grads.append(value_and_grads(loss, [ops.convert_to_numpy(w) for w in layer.weights])[1])
+    for a, b in zip(*grads):
+        # Kernel gradients are float32 sums over the batch and the rows and
+        # columns, summed in another order: compare to their scale.
+        a, b = np.asarray(a), np.asarray(b)
+        np.testing.assert_allclose(b, a, rtol=tol, atol=tol * max(1.0, np.max(np.abs(a))))
+
+
+def test_padded_kernel_layout():
+    layer = MixedDepthwiseConv2D([3, 5, 7], depth_multiplier=2)
+    layer.build((None, 8, 8, 16))
+    rng = np.random.default_rng(0)
+    layer.set_weights([rng.normal(size=tuple(w.shape)) for w in layer.weights])
+    big = ops.convert_to_numpy(layer.padded_kernel())
+    assert big.shape == (7, 7, 16, 2)
+    start = 0
+    for w, c in zip(layer.get_weights(), layer.group_channels):
+        k = w.shape[0]
+        lo = (7 - k) // 2
+        block = big[:, :, start : start + c]
+        np.testing.assert_array_equal(block[lo : lo + k, lo : lo + k], w)
+        mask = np.ones((7, 7), bool)
+        mask[lo : lo + k, lo : lo + k] = False
+        assert not np.any(block[mask])
+        start += c
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"kernel_size": [3, 4]},  # mixed parity: centring is off by half a pixel
+        {"kernel_size": [1, 3], "strides": 2},  # 1 < stride: "same" padding clipped at 0
+        {"kernel_size": [3, 3], "padding": "valid"},
+    ],
+)
+def test_inexact_padding_keeps_groups(kwargs):
+    """Where a padded kernel would differ, the layer computes the groups whatever is asked;
+    shifted slices are exact there too."""
+    shape = (2, 10, 9, 6)
+    groups, padded = _pair_of_layers(kwargs, shape)
+    assert not padded.padding_is_exact()
+    x = random_input(shape, seed=2).astype("float32")
+    y = ops.convert_to_numpy(groups(x))
+    np.testing.assert_array_equal(ops.convert_to_numpy(padded(x)), y)
+    _, shifts = _pair_of_layers(kwargs, shape, other="shifts")
+    np.testing.assert_allclose(ops.convert_to_numpy(shifts(x)), y, rtol=1e-5, atol=1e-5)
+
+
+def test_shifted_depthwise_conv_matches_float64_reference():
+    from linked_neurons.layers.convolutional import shifted_depthwise_conv
+
+    x = random_input((2, 9, 8, 3), seed=8)
+    kernel = np.random.default_rng(9).normal(size=(3, 5, 3, 2))
+    for strides, padding, dilation in (((1, 1), "same", (1, 1)), ((2, 3), "valid", (1, 1)),
+                                       ((1, 2), "same", (2, 1))):
+        y = shifted_depthwise_conv(ops.convert_to_tensor(x), ops.convert_to_tensor(kernel),
+                                   strides, padding, "channels_last", dilation)
+        expected = _np_depthwise(x, kernel, strides, padding, dilation)
+        np.testing.assert_allclose(ops.convert_to_numpy(y), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_automatic_choice_on_this_machine():
+    """Grouped convolutions on a CPU (every backend); shifted slices need static sizes."""
+    layer = MixedDepthwiseConv2D([3, 5])
+    layer.build((None, 8, 8, 4))
+    x = ops.convert_to_tensor(random_input((2, 8, 8, 4)).astype("float32"))
+    assert layer._implementation_for(x, "channels_last") == "groups"
+    layer._implementation = "shifts"
+    assert layer._implementation_for(x, "channels_last") == "shifts"

@@ -142,10 +142,14 @@ def test_lkprelu_gradients_of_slopes_match_spec():
 
 @pytest.mark.parametrize("layer_cls", [LKReLU, LKSELU, LKSwish])
 def test_gradient_at_zero_follows_spec(layer_cls):
-    """At x = 0 LKReLU's derivative is 0 from both halves (relu'(0) = 0)."""
+    """At x = 0 LKReLU's derivative is 0 from both halves (relu'(0) = 0).
+
+    SPEC gives the fused op's gradients; the plain form (a possible default)
+    follows the backend's convention at the kink.
+    """
     from conftest import value_and_grads
 
-    layer = layer_cls(dtype="float64")
+    layer = layer_cls(dtype="float64", fused=True)
     x = np.zeros((1, 3))
     g = np.array([[1.0, 2.0, 3.0, 0.5, 0.25, 0.125]])
     g_t = ops.convert_to_tensor(g)

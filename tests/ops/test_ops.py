@@ -43,7 +43,7 @@ def _numeric_grad(fn, x, g, eps=1e-6):
 
 
 @pytest.mark.parametrize("name,op,ref", UNARY, ids=[u[0] for u in UNARY])
-@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("fused", [True, False, None])
 def test_values_and_elementwise_gradients_float64(name, op, ref, fused):
     x = random_input((2, 3, 4), seed=5, scale=3.0, min_abs=0.05)
     y = ops.convert_to_numpy(op(x, fused=fused))
@@ -103,6 +103,7 @@ def test_tail_gradients_keep_relative_precision_in_float32():
 
     s'(-x) for LKSwish's second half and selu'(x) for x << 0 are tiny; forms
     such as s'(x) - 1 or selu(x) + scale * alpha lose all their digits there.
+    The fused forms are asked for: the default may be the backend's own.
     """
     x = np.linspace(-15.0, 15.0, 301)
     x = x[np.abs(x) > 0.05]
@@ -111,12 +112,12 @@ def test_tail_gradients_keep_relative_precision_in_float32():
     sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
     # LKSwish: upstream only on the -x half, so dx = -s'(-x).
     g = ops.convert_to_tensor(np.concatenate([np.zeros_like(x32), np.ones_like(x32)], -1))
-    _, (dx,) = value_and_grads(lambda x: ops.sum(ln_ops.lk_swish(x) * g), [x32])
+    _, (dx,) = value_and_grads(lambda x: ops.sum(ln_ops.lk_swish(x, fused=True) * g), [x32])
     expected = -sig(-xr) * (1 - xr * sig(xr))
     np.testing.assert_allclose(dx[0], expected, rtol=1e-4, atol=1e-12)
     # SELU for x < 0.
     neg = x32[x32 < 0][None]
-    _, (dx,) = value_and_grads(lambda x: ops.sum(ln_ops.selu(x)), [neg])
+    _, (dx,) = value_and_grads(lambda x: ops.sum(ln_ops.selu(x, fused=True)), [neg])
     expected = 1.0507009873554804934193349852946 * 1.6732632423543772848170429916717 * np.exp(
         neg[0].astype("float64")
     )

@@ -1,0 +1,121 @@
+"""The default form of the activation ops (``fused=None``): chosen per setting, at trace time."""
+
+import importlib
+
+import keras
+import numpy as np
+import pytest
+from conftest import BACKEND, random_input, value_and_grads
+from keras import ops
+
+from linked_neurons import LKReLU, Mish
+from linked_neurons import ops as ln_ops
+from linked_neurons.ops import _policy
+
+linked_module = importlib.import_module("linked_neurons.ops.linked")
+
+DEVICE = "cpu"
+
+
+def _setting_under_compilation(x):
+    """The setting seen by an op traced the way Keras' trainer traces it (XLA, jit)."""
+    seen = []
+
+    def probe(x):
+        seen.append(_policy.setting(x))
+        return x * 2
+
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        tf.function(probe, jit_compile=True)(x)
+        tf.function(probe, jit_compile=False)(x)
+    elif BACKEND == "jax":
+        import jax
+
+        jax.jit(probe)(x)
+    else:
+        probe(ops.convert_to_tensor(x))
+    return seen
+
+
+def test_setting_names_backend_mode_and_device():
+    x = random_input((2, 3)).astype("float32")
+    eager = _policy.setting(ops.convert_to_tensor(x))
+    assert eager == (BACKEND, "eager", DEVICE)
+    compiled = _setting_under_compilation(x)
+    expected = {
+        "tensorflow": [("tensorflow", "xla", DEVICE), ("tensorflow", "graph", DEVICE)],
+        "jax": [("jax", "jit", DEVICE)],
+        "torch": [("torch", "eager", DEVICE)],
+    }[BACKEND]
+    assert compiled == expected
+
+
+def test_every_op_of_the_table_exists():
+    for key, names in _policy.FUSED_BY_DEFAULT.items():
+        assert len(key) == 3 and set(names) <= set(_policy.OPS), key
+
+
+@pytest.mark.parametrize("choice", [True, False])
+def test_default_follows_the_table_and_true_false_force(monkeypatch, choice):
+    calls = []
+    real = linked_module._fused_lk_relu
+
+    def spy(x, axis):
+        calls.append(axis)
+        return real(x, axis)
+
+    monkeypatch.setattr(linked_module, "_fused_lk_relu", spy)
+    table = {key: frozenset() for key in _policy.FUSED_BY_DEFAULT}
+    x = ops.convert_to_tensor(random_input((2, 3, 4)).astype("float32"))
+    key = _policy.setting(x)
+    table[key] = frozenset({"lk_relu"}) if choice else frozenset()
+    monkeypatch.setattr(_policy, "FUSED_BY_DEFAULT", table)
+    ln_ops.lk_relu(x)
+    assert len(calls) == int(choice)
+    ln_ops.lk_relu(x, fused=True)
+    assert len(calls) == int(choice) + 1
+    ln_ops.lk_relu(x, fused=False)
+    assert len(calls) == int(choice) + 1
+
+
+def test_unlisted_setting_uses_the_plain_form(monkeypatch):
+    monkeypatch.setattr(_policy, "FUSED_BY_DEFAULT", {})
+    assert _policy.use_fused("mish", None) is False
+    assert _policy.use_fused("mish", True) is True
+    with pytest.raises(TypeError, match="mish.*fused.*'yes'"):
+        _policy.use_fused("mish", "yes")
+
+
+@pytest.mark.parametrize("layer_cls", [LKReLU, Mish])
+def test_default_layer_trains_like_both_forced_forms(layer_cls):
+    """A compiled train step gives the same loss and weights for None, True and False."""
+    x = random_input((8, 6), seed=1).astype("float32")
+    y = np.random.default_rng(2).normal(size=(8, 1)).astype("float32")
+    results = []
+    for fused in (None, True, False):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential(
+            [keras.Input((6,)), keras.layers.Dense(5), layer_cls(fused=fused),
+             keras.layers.Dense(1)]
+        )
+        model.compile(optimizer="sgd", loss="mse", jit_compile=BACKEND != "torch")
+        loss = model.train_on_batch(x, y)
+        results.append((loss, [w.copy() for w in model.get_weights()]))
+        assert layer_cls.from_config(model.layers[1].get_config()).fused is fused
+    for loss, weights in results[1:]:
+        np.testing.assert_allclose(loss, results[0][0], rtol=1e-5)
+        for a, b in zip(weights, results[0][1]):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_default_gradient_matches_forced_forms():
+    x = random_input((3, 5), seed=4)
+    g = ops.convert_to_tensor(np.random.default_rng(5).normal(size=(3, 10)))
+    grads = [
+        value_and_grads(lambda x, f=f: ops.sum(ln_ops.lk_selu(x, fused=f) * g), [x])[1][0]
+        for f in (None, True, False)
+    ]
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+    np.testing.assert_allclose(grads[0], grads[2], rtol=1e-12)

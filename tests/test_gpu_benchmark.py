@@ -1,0 +1,66 @@
+"""``benchmarks/gpu.py --small``: the GPU benchmark runs end to end on a CPU."""
+
+import importlib.util
+import os
+
+import pytest
+from conftest import BACKEND
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location(
+        "gpu_benchmark", os.path.join(ROOT, "benchmarks", "gpu.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tables(text):
+    """Data rows of every Markdown table, as lists of cells."""
+    rows = []
+    for line in text.splitlines():
+        if line.startswith("| ") and not line.startswith("| ---"):
+            rows.append([c.strip() for c in line.strip("|").split("|")])
+    return rows
+
+
+def test_small_ops_and_mixconv(tmp_path):
+    out = tmp_path / "small.md"
+    gpu = _load()
+    assert gpu.main(["--small", "--sections", "ops", "mixconv", "--ops", "lkrelu",
+                     "--dtypes", "float32", "--repeats", "1", "--output", str(out)]) == 0
+    text = out.read_text()
+    assert f"backend {BACKEND}" in text
+    rows = {tuple(r[:2]): r for r in _tables(text)}
+    for op in ("lkrelu",):
+        row = rows[(op, "float32")]
+        assert row[4] in ("fused", "plain")  # the form the default picked
+        assert all(float(v) > 0 for v in row[3:4] + row[5:9])
+    mixconv = {r[0]: r for r in _tables(text) if r[0].startswith("MixedDepthwiseConv2D")}
+    assert len(mixconv) == 3
+    for label, row in mixconv.items():
+        assert float(row[3]) < 1e-5, label  # same output as the grouped convolutions
+
+
+def test_time_cap_skips_rows(tmp_path):
+    out = tmp_path / "capped.md"
+    gpu = _load()
+    assert gpu.main(["--small", "--sections", "mixconv", "--time-cap", "0",
+                     "--output", str(out)]) == 0
+    rows = [r for r in _tables(out.read_text()) if r[0] != "layer"]
+    assert rows and all(r[1] == "skipped (time cap)" for r in rows)
+
+
+@pytest.mark.slow
+def test_small_every_section(tmp_path):
+    out = tmp_path / "all.md"
+    gpu = _load()
+    assert gpu.main(["--small", "--repeats", "1", "--time-cap", "3000",
+                     "--output", str(out)]) == 0
+    text = out.read_text()
+    assert "skipped" not in text
+    for title in ("Activation ops", "MixedDepthwiseConv2D", "EfficientNet B0",
+                  "ResNet50-CIFAR", "Peak memory"):
+        assert title in text
