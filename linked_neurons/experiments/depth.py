@@ -30,20 +30,14 @@ width 4, Adam 1e-3, batch 32, glorot_uniform).
 
 import os
 
-from linked_neurons.experiments import common, paper
+from linked_neurons.experiments import common, paper, presets
 
 NAME = "depth"
 DEFAULT_OUTPUT_DIR = os.path.join("results", NAME)
-DEFAULT_VARIANTS = (
-    "relu", "lkrelu", "prelu", "lkprelu", "selu", "lkselu", "swish", "lkswish",
-    "relu_sqrt2", "prelu_sqrt2", "selu_sqrt2", "swish_sqrt2", "relu_bn",
-)
-PRESETS = {
-    "default": dict(epochs=10, batch_size=32, learning_rate=1e-3, runs=1, image_size=None,
-                    depth=51, width=4),
-    "cifar10": dict(epochs=100, batch_size=32, learning_rate=1e-3, runs=5, image_size=None,
-                    depth=51, width=4),
-}
+PRESETS = presets.PRESETS[NAME]
+DEFAULT_VARIANTS = PRESETS["default"]["variants"]
+#: The paper's eight activations, the four √2 baselines and ReLU+BN.
+ALL_VARIANTS = PRESETS["cifar10"]["variants"]
 COLUMNS = (
     ("label", "variant"),
     ("best_val_accuracy", "best val acc"),
@@ -51,6 +45,8 @@ COLUMNS = (
     ("test_accuracy_min", "test min"),
     ("test_accuracy_max", "test max"),
     ("paper_best_test_accuracy", "best test acc (paper)"),
+    ("paper_best_test_accuracy_min", "best test min"),
+    ("paper_best_test_accuracy_max", "best test max"),
     ("dead_layers", "layers with dead units"),
     ("first_dead_layer", "first dead layer"),
     ("params", "params"),
@@ -66,12 +62,15 @@ def run_depth(
     variants=DEFAULT_VARIANTS,
     depth=51,
     width=4,
-    epochs=10,
-    runs=1,
+    epochs=15,
+    runs=3,
     seed=0,
     batch_size=32,
     learning_rate=1e-3,
-    image_size=None,
+    epsilon=1e-8,
+    shuffle=False,
+    kernel_initializer="glorot_uniform",
+    image_size=32,
     max_train_samples=None,
     output_dir=DEFAULT_OUTPUT_DIR,
     verbose=2,
@@ -89,7 +88,11 @@ def run_depth(
         seed: First seed (also the seed of the data split).
         batch_size: Batch size.
         learning_rate: Adam learning rate.
-        image_size: Optional square resize of the images.
+        epsilon: Adam epsilon (1e-8 as the original's Keras 2.1; None: Keras 3's 1e-7).
+        shuffle: Shuffle the training set every epoch (the original did not).
+        kernel_initializer: Initializer of every kernel (the original: glorot_uniform).
+        image_size: Square resize of the images (32: the digits give 16x16 maps
+            after the stride-2 stem, as CIFAR-10 does; None: native size).
         max_train_samples: Optional training subset (``keras.datasets`` only).
         output_dir: Folder of the results.
         verbose: 0 silent, 1 a line per model and the table, 2 per-epoch progress too.
@@ -109,18 +112,21 @@ def run_depth(
                               max_train_samples=max_train_samples)
     if verbose:
         print(f"{NAME}: {data!r}; depth {depth}, width {width}; {len(variants)} variants x "
-              f"{runs} runs x {epochs} epochs; Adam lr {learning_rate}, batch {batch_size}",
-              flush=True)
+              f"{runs} runs x {epochs} epochs; Adam lr {learning_rate}, epsilon {epsilon}, "
+              f"batch {batch_size}, shuffle {shuffle}, {kernel_initializer}", flush=True)
+        paper.announce(NAME, data, len(variants) * runs, epochs,
+                       PRESETS["default"]["image_size"])
     configs = [{"variant": v.key, "label": v.label} for v in variants]
     by_key = {v.key: v for v in variants}
 
     def build(config):
         return paper.depth_net(data.input_shape, data.num_classes, by_key[config["variant"]],
-                               depth=depth, width=width)
+                               depth=depth, width=width, kernel_initializer=kernel_initializer)
 
     rows, histories = paper.run_study(
         NAME, data, configs, build, runs=runs, seed=seed, verbose=verbose, epochs=epochs,
-        batch_size=batch_size, optimizer="adam", learning_rate=learning_rate, dead_units=True,
+        batch_size=batch_size, optimizer="adam", learning_rate=learning_rate, epsilon=epsilon,
+        shuffle=shuffle, dead_units=True,
     )
     for row in rows:
         dead = row.pop("dead_fraction")
@@ -147,15 +153,18 @@ def run_depth(
                                                     ("dead_fraction", "dead fraction")))
     plots = [
         _plot_dead(dead_rows, f"{stem}_dead.png", f"Dead units per layer ({data.name})"),
-        paper.plot_bars(summary, f"{stem}_accuracy.png", "label", "runs", "test_accuracy",
+        paper.plot_bars(summary, f"{stem}_accuracy.png", "label", "runs",
+                        "paper_best_test_accuracy",
                         title=f"Depth {depth}, width {width} ({data.name})",
-                        ylabel="test accuracy", reference=1.0 / data.num_classes),
+                        ylabel="best test accuracy (median, min-max)",
+                        reference=1.0 / data.num_classes),
         common.plot_curves({k: paper.median_history(h) for k, h in histories.items()},
                            f"{stem}_curves.png", title=f"Depth {depth} x width {width}"),
     ]
     notes = (
         f"{data!r}; depth {depth}, width {width}, {epochs} epochs, batch {batch_size}, Adam lr "
-        f"{learning_rate}, glorot_uniform, seeds {seed}..{seed + runs - 1}.",
+        f"{learning_rate}, epsilon {epsilon}, shuffle {shuffle}, {kernel_initializer}, "
+        f"seeds {seed}..{seed + runs - 1}.",
         "best val acc and test acc: medians over the runs; test acc is measured with the "
         "weights of the best validation epoch, 'best test acc (paper)' is the best test "
         "accuracy over the epochs (the paper's selection on the test set).",
@@ -212,9 +221,10 @@ def register(subparsers):
         ),
     )
     paper.add_paper_arguments(parser, NAME, preset)
-    parser.add_argument("--variants", nargs="+", metavar="NAME", default=list(DEFAULT_VARIANTS),
+    parser.add_argument("--variants", nargs="+", metavar="NAME", default=None,
                         help="activations, with _sqrt2 (widened) and _bn suffixes (default: "
-                        f"{' '.join(DEFAULT_VARIANTS)})")
+                        f"{' '.join(DEFAULT_VARIANTS)} on digits; on cifar10 also swish, "
+                        "lkswish and the _sqrt2 baselines)")
     parser.add_argument("--depth", type=paper._positive_int, default=None,
                         help=f"convolutions (default: {preset['depth']})")
     parser.add_argument("--width", type=paper._positive_int, default=None,
@@ -226,9 +236,10 @@ def register(subparsers):
 def run(args):
     """Runs the ``depth`` sub-command; returns the exit code."""
     options = paper.resolve(args, PRESETS, ("epochs", "batch_size", "learning_rate", "runs",
-                                            "image_size", "depth", "width"))
+                                            "image_size", "depth", "width", "epsilon",
+                                            "shuffle", "kernel_initializer", "variants"))
     run_depth(
-        dataset=args.dataset, variants=args.variants, seed=args.seed,
+        dataset=args.dataset, seed=args.seed,
         max_train_samples=args.max_train_samples, output_dir=args.output_dir,
         verbose=1 if args.quiet else 2, **options,
     )
