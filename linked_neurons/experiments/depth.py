@@ -28,7 +28,11 @@ without batch normalization; ReLU+BN reaches .51.
 width 4, Adam 1e-3, batch 32, glorot_uniform).
 """
 
+import math
 import os
+
+import keras
+import numpy as np
 
 from linked_neurons.experiments import common, paper, presets
 
@@ -207,6 +211,157 @@ def matplotlib_colors(count):
     cmap = colormaps["tab20"]
     return [cmap(i % 20) for i in range(count)]
 
+# ---------------------------------------------------------------- diagnostics
+def _gradients(model, x, y):
+    """Gradients of the mean cross-entropy on ``(x, y)`` for ``model.trainable_weights``."""
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    weights = model.trainable_weights
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        grads = tape.gradient(loss, [w.value for w in weights])
+    elif backend == "jax":
+        import jax
+
+        fixed = [v.value for v in model.non_trainable_variables]
+
+        def loss_of(values):
+            out, _ = model.stateless_call(values, fixed, x, training=True)
+            return loss_fn(y, out)
+
+        grads = jax.grad(loss_of)([w.value for w in weights])
+    elif backend == "torch":
+        loss = loss_fn(y, model(x, training=True))
+        loss.backward()
+        grads = [w.value.grad for w in weights]
+    else:
+        raise NotImplementedError(
+            f"{NAME} --diagnose: gradients need the TensorFlow, JAX or PyTorch backend, "
+            f"got {backend!r}."
+        )
+    return [np.asarray(keras.ops.convert_to_numpy(g), dtype="float64") for g in grads]
+
+
+def _sci(rows):
+    """Rows with floats as 4-significant-digit strings (the tables hold values near 1e-10)."""
+    return [{k: f"{v:.4g}" if isinstance(v, float) else v for k, v in row.items()}
+            for row in rows]
+
+
+def diagnose(
+    dataset="digits",
+    variants=("relu", "lkrelu", "prelu", "lkprelu", "selu"),
+    depth=51,
+    width=4,
+    batch_size=32,
+    runs=3,
+    seed=0,
+    epsilon=1e-8,
+    kernel_initializer="glorot_uniform",
+    image_size=32,
+    max_train_samples=None,
+    output_dir=DEFAULT_OUTPUT_DIR,
+    verbose=1,
+):
+    """Gradient sizes and activation second moments of the depth network at initialisation.
+
+    For every variant and seed, builds the untrained network and measures on
+    the first ``batch_size`` training images (the original's first batch,
+    unshuffled): the RMS of the cross-entropy gradient of every convolution
+    kernel, and the second moment ``E[a^2]`` of every activation layer's
+    output. Adam's update of a weight is about ``lr * g / (sqrt(v) + eps)``:
+    a gradient RMS far below ``eps`` makes the steps shrink in proportion,
+    so epsilon decides whether the deep layers move at all.
+
+    Writes ``depth_<dataset>_<size>_diagnose.csv`` (every layer) and
+    ``..._diagnose.md`` (per variant: medians over the seeds).
+
+    Args:
+        dataset, depth, width, kernel_initializer, image_size,
+            max_train_samples, output_dir: As :func:`run_depth`.
+        variants: Variant names.
+        batch_size: Images of the batch.
+        runs: Seeds ``seed`` ... ``seed + runs - 1``.
+        seed: First seed (also the seed of the data split).
+        epsilon: Adam epsilon the gradients are compared with.
+        verbose: Print the table.
+
+    Returns:
+        ``(summary, layers)``: one row per variant (medians over seeds) and
+        one row per variant, seed and layer.
+    """
+    variants = paper._variants(variants, NAME)
+    data = paper.prepare_data(dataset, seed=seed, image_size=image_size,
+                              max_train_samples=max_train_samples)
+    x = data.x_train[:batch_size]
+    y = data.y_train[:batch_size]
+    layers, rows = [], []
+    middle = (depth + 1) // 2
+    for variant in variants:
+        for run_seed in range(seed, seed + runs):
+            keras.utils.set_random_seed(run_seed)
+            model = paper.depth_net(data.input_shape, data.num_classes, variant, depth=depth,
+                                    width=width, kernel_initializer=kernel_initializer)
+            grads = dict(zip([id(w) for w in model.trainable_weights], _gradients(model, x, y)))
+            convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+            rms = [math.sqrt(float(np.mean(grads[id(c.kernel)] ** 2))) for c in convs]
+            names = paper.activation_layer_names(model)
+            probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
+            outputs = probe.predict(x, verbose=0)
+            moments = [float(np.mean(np.asarray(o, dtype="float64") ** 2)) for o in outputs]
+            deep = np.concatenate([grads[id(c.kernel)].ravel() for c in convs[1:]] or [[0.0]])
+            for index, (g, m) in enumerate(zip(rms, moments)):
+                layers.append({"label": variant.label, "seed": run_seed, "layer": index + 1,
+                               "kernel_grad_rms": g, "second_moment": m})
+            rows.append({
+                "variant": variant.key, "label": variant.label, "seed": run_seed,
+                "grad_rms_deep": math.sqrt(float(np.mean(deep ** 2))),
+                "grad_rms_2": rms[min(1, len(rms) - 1)], "grad_rms_mid": rms[middle - 1],
+                "grad_rms_last": rms[-1],
+                "moment_1": moments[0], "moment_mid": moments[middle - 1],
+                "moment_last": moments[-1],
+            })
+            keras.backend.clear_session()
+    values = ("grad_rms_deep", "grad_rms_2", "grad_rms_mid", "grad_rms_last", "moment_1",
+              "moment_mid", "moment_last")
+    summary = paper.summarize(rows, ("variant", "label"), values)
+    for row in summary:
+        row["deep_over_eps"] = row["grad_rms_deep"] / epsilon if epsilon else math.nan
+    size = data.input_shape[0]
+    stem = os.path.join(output_dir, f"{NAME}_{data.name}_{size}_diagnose")
+    os.makedirs(output_dir, exist_ok=True)
+    common.write_tables(_sci(layers), stem, (("label", "variant"), ("seed", "seed"),
+                                       ("layer", "layer"), ("kernel_grad_rms", "grad RMS"),
+                                       ("second_moment", "E[a^2]")))
+    columns = (
+        ("label", "variant"), ("grad_rms_deep", "grad RMS, kernels 2.."),
+        ("deep_over_eps", "/ epsilon"), ("grad_rms_2", "grad RMS layer 2"),
+        ("grad_rms_mid", f"layer {middle}"), ("grad_rms_last", f"layer {depth}"),
+        ("moment_1", "E[a^2] layer 1"), ("moment_mid", f"layer {middle}"),
+        ("moment_last", f"layer {depth}"), ("runs", "seeds"),
+    )
+    notes = (
+        f"{data!r}, {size}x{size} inputs; depth {depth}, width {width}, {kernel_initializer}; "
+        f"untrained networks, seeds {seed}..{seed + runs - 1} (medians), first {len(x)} "
+        f"training images; epsilon {epsilon}.",
+        "grad RMS: root mean square of the cross-entropy gradient of a conv kernel ('kernels "
+        "2..': all kernels after the stem together); E[a^2]: mean square of an activation "
+        "layer's output.",
+        f"Hardware: {paper.hardware()}.",
+    )
+    shown = _sci(summary)
+    common.write_tables(shown, stem.replace("_diagnose", "_diagnose_summary"), columns,
+                        title=f"Depth network at initialisation ({data.name}, {size}x{size})",
+                        notes=notes)
+    if verbose:
+        print(common.markdown_table(shown, columns))
+        for note in notes:
+            print(note)
+    return summary, layers
+
 
 def register(subparsers):
     """Adds the ``depth`` sub-command."""
@@ -229,6 +384,10 @@ def register(subparsers):
                         help=f"convolutions (default: {preset['depth']})")
     parser.add_argument("--width", type=paper._positive_int, default=None,
                         help=f"filters per convolution (default: {preset['width']})")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="no training: gradient RMS of every kernel and second moment of "
+                        "every activation at initialisation (depth_<dataset>_<size>_diagnose"
+                        "*.csv/.md)")
     parser.set_defaults(run=run)
     return parser
 
@@ -238,6 +397,17 @@ def run(args):
     options = paper.resolve(args, PRESETS, ("epochs", "batch_size", "learning_rate", "runs",
                                             "image_size", "depth", "width", "epsilon",
                                             "shuffle", "kernel_initializer", "variants"))
+    if args.diagnose:
+        diagnose(
+            dataset=args.dataset, variants=args.variants or ("relu", "lkrelu", "prelu",
+                                                             "lkprelu", "selu"),
+            seed=args.seed, max_train_samples=args.max_train_samples,
+            output_dir=args.output_dir, depth=options["depth"], width=options["width"],
+            batch_size=options["batch_size"], runs=options["runs"],
+            epsilon=options["epsilon"], kernel_initializer=options["kernel_initializer"],
+            image_size=options["image_size"],
+        )
+        return 0
     run_depth(
         dataset=args.dataset, seed=args.seed,
         max_train_samples=args.max_train_samples, output_dir=args.output_dir,

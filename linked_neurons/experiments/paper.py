@@ -488,6 +488,7 @@ def train_variant(
     dead_samples=512,
     test_every_epoch=True,
     target_accuracy=None,
+    callbacks=(),
 ):
     """Trains ``model`` once and returns its result row and history.
 
@@ -517,6 +518,7 @@ def train_variant(
         target_accuracy: If given, ``epochs_to_target`` and
             ``seconds_to_target`` (training wall-clock until the validation
             accuracy first reaches it; NaN if never).
+        callbacks: Further Keras callbacks for ``fit``.
 
     Returns:
         ``(row, history)``: a dict of scalar results and the Keras history
@@ -539,7 +541,7 @@ def train_variant(
         shuffle=bool(shuffle),
         validation_batch_size=max(batch_size, _EVAL_BATCH_SIZE),
         verbose=0,
-        callbacks=[progress, tracker],
+        callbacks=[progress, tracker, *callbacks],
     ).history
     wall = time.perf_counter() - start
     val = [float(v) for v in history["val_accuracy"]]
