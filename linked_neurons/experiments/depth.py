@@ -353,7 +353,7 @@ def diagnose(
         f"Hardware: {paper.hardware()}.",
     )
     shown = _sci(summary)
-    common.write_tables(shown, stem.replace("_diagnose", "_diagnose_summary"), columns,
+    common.write_tables(shown, f"{stem}_summary", columns,
                         title=f"Depth network at initialisation ({data.name}, {size}x{size})",
                         notes=notes)
     if verbose:

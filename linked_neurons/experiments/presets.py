@@ -131,13 +131,13 @@ def _cell(value):
 
 _ROWS = (
     ("epochs", "epochs"),
-    ("runs", "runs (seeds)"),
-    ("batch_size", "batch size"),
-    ("learning_rate", "learning rate"),
-    ("epsilon", "Adam / RMSprop epsilon"),
+    ("runs", "seeds"),
+    ("batch_size", "batch"),
+    ("learning_rate", "lr"),
+    ("epsilon", "epsilon"),
     ("shuffle", "shuffle"),
     ("image_size", "image size"),
-    ("kernel_initializer", "kernel initializer"),
+    ("kernel_initializer", "initializer"),
     ("depth", "depth"),
     ("width", "width"),
     ("variants", "variants"),
@@ -145,25 +145,21 @@ _ROWS = (
 
 
 def rst_table():
-    """The presets as the lines of an RST ``list-table`` (the documentation's table)."""
-    columns = [(study, preset) for study in PRESETS for preset in ("default", "cifar10")]
-    lines = [
-        ".. list-table::",
-        "   :header-rows: 1",
-        "",
-        "   * - option",
-    ]
-    lines += [f"     - {study} ({'digits' if p == 'default' else p})" for study, p in columns]
-    for key, title in _ROWS:
-        lines.append(f"   * - {title}")
-        for study, preset in columns:
-            settings = PRESETS[study][preset]
-            value = settings.get(key, "--") if key in settings else "--"
-            if key == "image_size" and key in settings and value is None:
-                value = "native"
-            elif key == "epsilon" and key in settings and value is None:
-                value = "(SGD)"
-            else:
-                value = _cell(value) if key in settings else "--"
-            lines.append(f"     - {value}")
+    """The presets as the lines of an RST ``list-table``, one row per study and preset."""
+    lines = [".. list-table::", "   :header-rows: 1", "", "   * - study"]
+    lines += [f"     - {title}" for _, title in _ROWS]
+    for study, by_preset in PRESETS.items():
+        for preset, settings in by_preset.items():
+            lines.append(f"   * - {study} ({'digits' if preset == 'default' else preset})")
+            for key, _ in _ROWS:
+                value = settings.get(key)
+                if key not in settings:
+                    cell = "--"
+                elif key == "image_size" and value is None:
+                    cell = "native"
+                elif key == "epsilon" and value is None:
+                    cell = "(SGD)"
+                else:
+                    cell = _cell(value)
+                lines.append(f"     - {cell}")
     return lines
