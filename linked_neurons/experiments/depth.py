@@ -3,10 +3,16 @@
 ``python -m linked_neurons.experiments depth`` trains the paper's depth
 network (:func:`~linked_neurons.experiments.paper.depth_net`: a 7x7 stride-2
 convolution, then 50 convolutions of 3x3, all of width 4, each followed by
-the activation, no batch normalization) with ReLU, LK-ReLU, PReLU, LK-PReLU,
-SELU, LK-SELU, Swish and LK-Swish, the √2-widened plain baselines (every
-layer ``int(sqrt(2) * 4) = 5`` filters, about the linked nets' parameter
-count) and ReLU+BN (conv -> BN -> ReLU). It writes under ``--output-dir``:
+the activation, no batch normalization) per activation. On the embedded
+digits (resized to 32x32, so that the stem leaves 16x16 maps as on CIFAR-10)
+the default variants are ReLU, LK-ReLU, PReLU, LK-PReLU, SELU, LK-SELU and
+ReLU+BN, 3 seeds of 15 epochs; ``--dataset cifar10`` adds Swish, LK-Swish and
+the √2-widened plain baselines (every layer ``int(sqrt(2) * 4) = 5`` filters,
+about the linked nets' parameter count) and trains 200 epochs, as the
+original. Both use the original's Adam (learning rate 1e-3, epsilon 1e-8),
+batch 32, no shuffling and ``glorot_uniform`` kernels
+(:data:`~linked_neurons.experiments.presets.PRESETS`). It writes under
+``--output-dir``:
 
 - ``depth_<dataset>.csv`` / ``.md``: median (and min/max over ``--runs``)
   best validation accuracy, test accuracy of the selected epoch, the
@@ -17,15 +23,18 @@ count) and ReLU+BN (conv -> BN -> ReLU). It writes under ``--output-dir``:
   fraction of dead units (a channel whose output is zero for every training
   image and position, :func:`linked_neurons.monitoring.dead_units`) of every
   activation layer, after training;
-- ``depth_<dataset>_accuracy.png`` and ``depth_<dataset>_curves.png``.
+- ``depth_<dataset>_accuracy.png`` (median and min-max of the paper's score)
+  and ``depth_<dataset>_curves.png``.
+
+``--diagnose`` trains nothing: :func:`diagnose` measures, on the untrained
+networks, the gradient RMS of every kernel and the second moment of every
+activation layer, the figures that explain whether Adam can move the deep
+layers at all.
 
 The paper's claim (CIFAR-10, Adam 1e-3, batch 32): plain ReLU, PReLU and
 Swish nets this deep and thin stay at chance (.10) with dead units from about
 layer 7; LK-ReLU (.56), LK-PReLU (.52), SELU (.56) and LK-SELU (.57) train
 without batch normalization; ReLU+BN reaches .51.
-
-``--dataset cifar10`` uses the paper's settings (32x32x3 images, depth 51,
-width 4, Adam 1e-3, batch 32, glorot_uniform).
 """
 
 import math

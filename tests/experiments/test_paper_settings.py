@@ -130,3 +130,20 @@ def test_diagnose_matches_a_numpy_recomputation(tmp_path, digits):
     assert lk["deep_over_eps"] == pytest.approx(lk["grad_rms_deep"] / 1e-8)
     assert all(math.isfinite(r["kernel_grad_rms"]) and r["kernel_grad_rms"] >= 0
                for r in layers)
+
+
+def test_speed_options_for_the_gpu_regime(monkeypatch):
+    from linked_neurons.experiments import speed
+    from linked_neurons.experiments.__main__ import build_parser
+
+    args = build_parser().parse_args(["speed", "--dataset", "cifar10", "--width-multiplier",
+                                      "0.25", "--batch-size", "128"])
+    seen = {}
+    monkeypatch.setattr(speed, "run_speed", lambda **kwargs: seen.update(kwargs))
+    assert speed.run(args) == 0
+    assert (seen["width_multiplier"], seen["batch_size"], seen["network"]) == (
+        0.25, 128, "resnet50")
+    args = build_parser().parse_args(["speed"])
+    speed.run(args)
+    assert (seen["width_multiplier"], seen["network"], seen["epsilon"]) == (
+        0.125, "stack", 1e-8)
