@@ -54,16 +54,16 @@ PRESETS = {
                         kernel_initializer="glorot_uniform"),
     },
     "params": {
-        "default": dict(epochs=10, batch_size=32, learning_rate=1e-4, epsilon=1e-8,
-                        shuffle=False, runs=3, image_size=32,
+        "default": dict(epochs=8, batch_size=32, learning_rate=1e-4, epsilon=1e-8,
+                        shuffle=False, runs=3, image_size=16,
                         kernel_initializer="glorot_normal"),
         "cifar10": dict(epochs=100, batch_size=32, learning_rate=1e-4, epsilon=1e-8,
                         shuffle=False, runs=3, image_size=None,
                         kernel_initializer="glorot_normal"),
     },
     "shift": {
-        "default": dict(epochs=8, batch_size=32, learning_rate=1e-3, epsilon=1e-8,
-                        shuffle=False, runs=3, image_size=32, depth=10, width=8,
+        "default": dict(epochs=5, batch_size=32, learning_rate=1e-3, epsilon=1e-8,
+                        shuffle=False, runs=3, image_size=None, depth=10, width=8,
                         kernel_initializer="glorot_uniform"),
         "cifar10": dict(epochs=30, batch_size=32, learning_rate=1e-3, epsilon=1e-8,
                         shuffle=False, runs=3, image_size=None, depth=10, width=16,
@@ -81,13 +81,19 @@ PRESETS = {
     },
 }
 
-#: Measured CPU seconds per network on two cores, digits preset: ``(setup, epoch)``.
+#: Seconds per network on two cores with the digits preset's image size:
+#: ``(setup, epoch)``. Depth: the default run's CPU time (user + system)
+#: halved; the others: wall times of earlier runs of the studies on the
+#: shared 2-core machine (width 13 min for 48 networks of 10 epochs at 8x8,
+#: params 11 min for 12 networks of 20 epochs at 16x16, shift 8 min for 24
+#: networks of 10 epochs at 8x8, speed 5 min for 7 networks of 12 epochs at
+#: 16x16).
 COST = {
     "depth": (25.0, 3.0),
-    "width": (3.0, 0.6),
-    "params": (5.0, 4.0),
-    "shift": (8.0, 1.5),
-    "speed": (10.0, 1.5),
+    "width": (3.0, 1.3),
+    "params": (5.0, 2.5),
+    "shift": (5.0, 1.5),
+    "speed": (10.0, 2.8),
 }
 _DIGITS_TRAIN_PIXELS = 1079 * 8 * 8  # the digits training split at 8x8
 
