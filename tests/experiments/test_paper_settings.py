@@ -147,3 +147,10 @@ def test_speed_options_for_the_gpu_regime(monkeypatch):
     speed.run(args)
     assert (seen["width_multiplier"], seen["network"], seen["epsilon"]) == (
         0.125, "stack", 1e-8)
+
+
+def test_presets_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(presets, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
+    assert result.attempted > 0 and result.failed == 0
