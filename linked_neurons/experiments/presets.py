@@ -89,7 +89,7 @@ PRESETS = {
 #: networks of 10 epochs at 8x8, speed 5 min for 7 networks of 12 epochs at
 #: 16x16).
 COST = {
-    "depth": (25.0, 3.0),
+    "depth": (10.0, 1.8),
     "width": (3.0, 1.3),
     "params": (5.0, 2.5),
     "shift": (5.0, 1.5),
