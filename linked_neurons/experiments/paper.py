@@ -458,7 +458,7 @@ class _Tracker(keras.callbacks.Callback):
             self.test_accuracy.append(float(accuracy))
 
 
-def _optimizer(name, learning_rate):
+def _optimizer(name, learning_rate, epsilon=None):
     optimizers = {
         "sgd": keras.optimizers.SGD,
         "adam": keras.optimizers.Adam,
@@ -466,7 +466,11 @@ def _optimizer(name, learning_rate):
     }
     if name not in optimizers:
         raise ValueError(f"Unknown optimizer {name!r}; valid: {', '.join(optimizers)}.")
-    return optimizers[name](learning_rate)
+    if epsilon is None or name == "sgd":
+        return optimizers[name](learning_rate)
+    if not epsilon > 0:
+        raise ValueError(f"train_variant: `epsilon` must be > 0, got {epsilon!r}.")
+    return optimizers[name](learning_rate, epsilon=float(epsilon))
 
 
 def train_variant(
@@ -478,11 +482,14 @@ def train_variant(
     batch_size=32,
     optimizer="adam",
     learning_rate=1e-3,
+    epsilon=None,
+    shuffle=True,
     verbose=False,
     dead_units=False,
     dead_samples=512,
     test_every_epoch=True,
     target_accuracy=None,
+    callbacks=(),
 ):
     """Trains ``model`` once and returns its result row and history.
 
@@ -499,6 +506,9 @@ def train_variant(
         batch_size: Training batch size.
         optimizer: ``"sgd"``, ``"adam"`` or ``"rmsprop"``.
         learning_rate: Learning rate.
+        epsilon: Epsilon of Adam or RMSprop (None: Keras' default, 1e-7;
+            the original code ran Keras 2.1 with 1e-8). Ignored by SGD.
+        shuffle: Shuffle the training set every epoch (the original did not).
         verbose: Per-epoch progress lines.
         dead_units: Also return ``dead_fraction`` (a list, one fraction per
             activation layer, measured on up to ``dead_samples`` training
@@ -509,13 +519,14 @@ def train_variant(
         target_accuracy: If given, ``epochs_to_target`` and
             ``seconds_to_target`` (training wall-clock until the validation
             accuracy first reaches it; NaN if never).
+        callbacks: Further Keras callbacks for ``fit``.
 
     Returns:
         ``(row, history)``: a dict of scalar results and the Keras history
         (a dict of per-epoch lists, with ``test_accuracy`` added when measured).
     """
     model.compile(
-        optimizer=_optimizer(optimizer, learning_rate),
+        optimizer=_optimizer(optimizer, learning_rate, epsilon),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -528,9 +539,10 @@ def train_variant(
         validation_data=(data.x_val, data.y_val),
         epochs=epochs,
         batch_size=batch_size,
+        shuffle=bool(shuffle),
         validation_batch_size=max(batch_size, _EVAL_BATCH_SIZE),
         verbose=0,
-        callbacks=[progress, tracker],
+        callbacks=[progress, tracker, *callbacks],
     ).history
     wall = time.perf_counter() - start
     val = [float(v) for v in history["val_accuracy"]]
@@ -764,6 +776,17 @@ def add_paper_arguments(parser, name, preset):
                         f"{preset.get('image_size') or 'native'} on digits)")
     parser.add_argument("--max-train-samples", type=_positive_int, default=None,
                         help="subset of the training images (keras.datasets only)")
+    parser.add_argument("--epsilon", type=float, default=None,
+                        help="epsilon of Adam / RMSprop (default: "
+                        f"{preset.get('epsilon') or 'Keras default'}; the original code ran "
+                        "Keras 2.1 with 1e-8, Keras 3 uses 1e-7)")
+    parser.add_argument("--shuffle", action=argparse.BooleanOptionalAction, default=None,
+                        help="shuffle the training set every epoch (default: "
+                        f"{'yes' if preset.get('shuffle') else 'no, as the original'})")
+    parser.add_argument("--kernel-initializer", default=None,
+                        help="initializer of every kernel, a keras.initializers name "
+                        f"(default: {preset.get('kernel_initializer', 'glorot_uniform')}, "
+                        "as the original)")
     parser.add_argument("--output-dir", default=os.path.join("results", name),
                         help=f"folder for tables and plots (default: results/{name})")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress")
@@ -781,6 +804,23 @@ def resolve(args, presets, keys):
         key: getattr(args, key) if getattr(args, key, None) is not None else preset.get(key)
         for key in keys
     }
+
+
+def announce(experiment, data, networks, epochs, image_size):
+    """Prints the expected wall time of a study (two idle CPU cores) and returns it.
+
+    ``image_size`` is the preset's image size on the digits (None: 8x8), the
+    data :data:`~linked_neurons.experiments.presets.COST` was measured on.
+    """
+    from linked_neurons.experiments import presets
+
+    pixels = len(data.x_train) * int(np.prod(data.input_shape))
+    preset_pixels = 1079 * (image_size or 8) ** 2
+    seconds = presets.expected_seconds(experiment, networks, epochs, pixels, preset_pixels)
+    print(f"{experiment}: {networks} trainings x {epochs} epochs; expected time about "
+          f"{presets.format_seconds(seconds)} on 2 idle CPU cores (longer on a busy machine)",
+          flush=True)
+    return seconds
 
 
 def run_study(experiment, data, configs, build, *, runs, seed, verbose, **train_kwargs):

@@ -22,17 +22,14 @@ resized to 16x16 by default (``--image-size``).
 
 import os
 
-from linked_neurons.experiments import common, paper
+from linked_neurons.experiments import common, paper, presets
 
 NAME = "params"
 DEFAULT_OUTPUT_DIR = os.path.join("results", NAME)
 DEFAULT_ACTIVATIONS = ("relu", "prelu", "selu", "swish")
 LINKED = {"relu": "lkrelu", "prelu": "lkprelu", "selu": "lkselu", "swish": "lkswish"}
 KINDS = ("single", "sqrt2", "linked")
-PRESETS = {
-    "default": dict(epochs=20, batch_size=32, learning_rate=1e-4, runs=1, image_size=16),
-    "cifar10": dict(epochs=100, batch_size=32, learning_rate=1e-4, runs=5, image_size=None),
-}
+PRESETS = presets.PRESETS[NAME]
 COLUMNS = (
     ("activation", "activation"),
     ("kind", "network"),
@@ -43,6 +40,8 @@ COLUMNS = (
     ("test_accuracy_min", "test min"),
     ("test_accuracy_max", "test max"),
     ("paper_best_test_accuracy", "best test acc (paper)"),
+    ("paper_best_test_accuracy_min", "best test min"),
+    ("paper_best_test_accuracy_max", "best test max"),
     ("seconds_per_epoch", "s/epoch"),
     ("runs", "runs"),
 )
@@ -62,11 +61,14 @@ def run_params(
     dataset="digits",
     activations=DEFAULT_ACTIVATIONS,
     kinds=KINDS,
-    epochs=20,
-    runs=1,
+    epochs=8,
+    runs=3,
     seed=0,
     batch_size=32,
     learning_rate=1e-4,
+    epsilon=1e-8,
+    shuffle=False,
+    kernel_initializer="glorot_normal",
     image_size=16,
     max_train_samples=None,
     output_dir=DEFAULT_OUTPUT_DIR,
@@ -85,6 +87,9 @@ def run_params(
         seed: First seed (also the seed of the data split).
         batch_size: Batch size.
         learning_rate: RMSprop learning rate.
+        epsilon: RMSprop epsilon (1e-8 here; None: Keras 3's 1e-7).
+        shuffle: Shuffle the training set every epoch (the original did not).
+        kernel_initializer: Initializer of every kernel (the paper's: glorot_normal).
         image_size: Square resize of the images (None: native size).
         max_train_samples: Optional training subset (``keras.datasets`` only).
         output_dir: Folder of the results.
@@ -102,7 +107,10 @@ def run_params(
                               max_train_samples=max_train_samples)
     if verbose:
         print(f"{NAME}: {data!r}; {len(activations)} activations x {kinds} x {runs} runs x "
-              f"{epochs} epochs; RMSprop lr {learning_rate}, batch {batch_size}", flush=True)
+              f"{epochs} epochs; RMSprop lr {learning_rate}, epsilon {epsilon}, "
+              f"batch {batch_size}, shuffle {shuffle}, {kernel_initializer}", flush=True)
+        paper.announce(NAME, data, len(activations) * len(kinds) * runs, epochs,
+                       PRESETS["default"]["image_size"])
     configs = []
     for activation in activations:
         for kind in kinds:
@@ -111,11 +119,13 @@ def run_params(
                             "variant": variant.key, "label": variant.label})
 
     def build(config):
-        return paper.extended_net(data.input_shape, data.num_classes, config["variant"])
+        return paper.extended_net(data.input_shape, data.num_classes, config["variant"],
+                                  kernel_initializer=kernel_initializer)
 
     rows, _ = paper.run_study(
         NAME, data, configs, build, runs=runs, seed=seed, verbose=verbose, epochs=epochs,
         batch_size=batch_size, optimizer="rmsprop", learning_rate=learning_rate,
+        epsilon=epsilon, shuffle=shuffle,
     )
     summary = paper.summarize(rows, ("activation", "kind", "variant", "label"), VALUES)
     stem = os.path.join(output_dir, f"{NAME}_{data.name}")
@@ -123,13 +133,15 @@ def run_params(
     common.write_tables(rows, f"{stem}_runs", (("label", "variant"), ("run", "run"),
                                                ("test_accuracy", "test acc")))
     plots = [
-        paper.plot_bars(summary, f"{stem}.png", "activation", "kind", "test_accuracy",
+        paper.plot_bars(summary, f"{stem}.png", "activation", "kind",
+                        "paper_best_test_accuracy",
                         title=f"Parameter-matched networks ({data.name})",
-                        ylabel="test accuracy"),
+                        ylabel="best test accuracy (median, min-max)"),
     ]
     notes = (
         f"{data!r}; {epochs} epochs, batch {batch_size}, RMSprop lr {learning_rate}, "
-        f"glorot_normal, seeds {seed}..{seed + runs - 1}.",
+        f"epsilon {epsilon}, shuffle {shuffle}, {kernel_initializer}, "
+        f"seeds {seed}..{seed + runs - 1}.",
         "single: plain activation; sqrt2: every hidden layer int(sqrt(2)*W) wide; linked: same "
         "widths as single with the linked activation (doubles the next layer's inputs).",
         "Medians over the runs; test acc uses the weights of the best validation epoch; "
@@ -165,7 +177,8 @@ def register(subparsers):
 def run(args):
     """Runs the ``params`` sub-command; returns the exit code."""
     options = paper.resolve(args, PRESETS, ("epochs", "batch_size", "learning_rate", "runs",
-                                            "image_size"))
+                                            "image_size", "epsilon", "shuffle",
+                                            "kernel_initializer"))
     run_params(
         dataset=args.dataset, activations=args.activations, kinds=args.kinds, seed=args.seed,
         max_train_samples=args.max_train_samples, output_dir=args.output_dir,

@@ -28,19 +28,14 @@ import os
 
 import numpy as np
 
-from linked_neurons.experiments import common, paper
+from linked_neurons.experiments import common, paper, presets
 
 NAME = "shift"
 DEFAULT_OUTPUT_DIR = os.path.join("results", NAME)
 DEFAULT_VARIANTS = ("relu", "relu_bn", "selu", "lkrelu", "lkselu", "lkswish")
 #: The input conditions compared (normalized, unit range, raw and shifted pixels).
 CONDITIONS = ("normalized", "unit", "raw", "shifted")
-PRESETS = {
-    "default": dict(epochs=10, batch_size=32, learning_rate=1e-3, runs=1, image_size=None,
-                    depth=10, width=8),
-    "cifar10": dict(epochs=30, batch_size=32, learning_rate=1e-3, runs=3, image_size=None,
-                    depth=10, width=16),
-}
+PRESETS = presets.PRESETS[NAME]
 COLUMNS = (
     ("condition", "inputs"),
     ("label", "variant"),
@@ -48,6 +43,9 @@ COLUMNS = (
     ("test_accuracy", "test acc"),
     ("test_accuracy_min", "test min"),
     ("test_accuracy_max", "test max"),
+    ("paper_best_test_accuracy", "best test acc (paper)"),
+    ("paper_best_test_accuracy_min", "best test min"),
+    ("paper_best_test_accuracy_max", "best test max"),
     ("dead_fraction", "dead units"),
     ("final_train_loss", "final train loss"),
     ("runs", "runs"),
@@ -97,11 +95,14 @@ def run_shift(
     width=8,
     shift=8.0,
     scale=4.0,
-    epochs=10,
-    runs=1,
+    epochs=5,
+    runs=3,
     seed=0,
     batch_size=32,
     learning_rate=1e-3,
+    epsilon=1e-8,
+    shuffle=False,
+    kernel_initializer="glorot_uniform",
     image_size=None,
     max_train_samples=None,
     output_dir=DEFAULT_OUTPUT_DIR,
@@ -121,6 +122,9 @@ def run_shift(
         seed: First seed (also the seed of the data split).
         batch_size: Batch size.
         learning_rate: Adam learning rate.
+        epsilon: Adam epsilon (1e-8 as the original's Keras 2.1; None: Keras 3's 1e-7).
+        shuffle: Shuffle the training set every epoch (the original did not).
+        kernel_initializer: Initializer of every kernel.
         image_size: Optional square resize of the images.
         max_train_samples: Optional training subset (``keras.datasets`` only).
         output_dir: Folder of the results.
@@ -138,8 +142,10 @@ def run_shift(
                               max_train_samples=max_train_samples)
     if verbose:
         print(f"{NAME}: {base!r}; inputs {conditions}; {len(variants)} variants x {runs} runs "
-              f"x {epochs} epochs; depth {depth}, width {width}, Adam lr {learning_rate}",
-              flush=True)
+              f"x {epochs} epochs; depth {depth}, width {width}, Adam lr {learning_rate}, epsilon "
+              f"{epsilon}, shuffle {shuffle}, {kernel_initializer}", flush=True)
+        paper.announce(NAME, base, len(variants) * len(conditions) * runs, epochs,
+                       PRESETS["default"]["image_size"])
     by_key = {v.key: v for v in variants}
     rows = []
     for condition in conditions:
@@ -152,12 +158,13 @@ def run_shift(
 
         def build(config, data=data):
             return paper.depth_net(data.input_shape, data.num_classes, by_key[config["variant"]],
-                                   depth=depth, width=width)
+                                   depth=depth, width=width,
+                                   kernel_initializer=kernel_initializer)
 
         condition_rows, _ = paper.run_study(
             NAME, data, configs, build, runs=runs, seed=seed, verbose=verbose, epochs=epochs,
             batch_size=batch_size, optimizer="adam", learning_rate=learning_rate,
-            dead_units=True,
+            epsilon=epsilon, shuffle=shuffle, dead_units=True,
         )
         for row in condition_rows:
             fractions = row.pop("dead_fraction")
@@ -171,13 +178,16 @@ def run_shift(
     common.write_tables(rows, f"{stem}_runs", (("label", "network"), ("run", "run"),
                                                ("test_accuracy", "test acc")))
     plots = [
-        paper.plot_bars(summary, f"{stem}.png", "label", "condition", "test_accuracy",
+        paper.plot_bars(summary, f"{stem}.png", "label", "condition",
+                        "paper_best_test_accuracy",
                         title=f"Input scale and shift without BN ({base.name})",
-                        ylabel="test accuracy", reference=1.0 / base.num_classes),
+                        ylabel="best test accuracy (median, min-max)",
+                        reference=1.0 / base.num_classes),
     ]
     notes = (
         f"{base!r}; depth {depth}, width {width}, {epochs} epochs, batch {batch_size}, Adam lr "
-        f"{learning_rate}, glorot_uniform, seeds {seed}..{seed + runs - 1}.",
+        f"{learning_rate}, epsilon {epsilon}, shuffle {shuffle}, {kernel_initializer}, "
+        f"seeds {seed}..{seed + runs - 1}.",
         "inputs: normalized = (x - mean) / std; unit = x in [0, 1]; raw = 255 x; shifted = "
         f"{scale} (x - mean) / std + {shift}. Only *+BN variants have batch normalization.",
         "dead units: mean over the activation layers of the fraction of channels that are zero "
@@ -221,7 +231,8 @@ def register(subparsers):
 def run(args):
     """Runs the ``shift`` sub-command; returns the exit code."""
     options = paper.resolve(args, PRESETS, ("epochs", "batch_size", "learning_rate", "runs",
-                                            "image_size", "depth", "width"))
+                                            "image_size", "depth", "width", "epsilon",
+                                            "shuffle", "kernel_initializer"))
     run_shift(
         dataset=args.dataset, variants=args.variants, conditions=args.conditions,
         shift=args.shift, scale=args.scale, seed=args.seed,

@@ -29,10 +29,12 @@ CIFAR-10 on a GPU, and the default with ``--dataset cifar10``).
 
 import math
 import os
+import time
 
+import keras
 import numpy as np
 
-from linked_neurons.experiments import common, paper
+from linked_neurons.experiments import common, paper, presets
 
 NAME = "speed"
 DEFAULT_OUTPUT_DIR = os.path.join("results", NAME)
@@ -42,14 +44,11 @@ NETWORKS = ("stack", "resnet50")
 #: The paper's ratios (ResNet50, whole run, relative to LK-ReLU without BN).
 PAPER_RATIOS = {"lkrelu": 1.0, "lkrelu_bn": 2.09, "selu_bn": 2.07, "lkselu_bn": 2.08,
                 "selu": 1.38, "lkselu": 1.6}
-PRESETS = {
-    "default": dict(epochs=12, batch_size=32, learning_rate=1e-3, runs=1, image_size=16,
-                    depth=20, width=16, network="stack", target=0.8),
-    "cifar10": dict(epochs=30, batch_size=32, learning_rate=1e-3, runs=1, image_size=None,
-                    depth=20, width=16, network="resnet50", target=0.8),
-}
+PRESETS = presets.PRESETS[NAME]
 COLUMNS = (
     ("label", "variant"),
+    ("step_ms", "ms/step"),
+    ("step_ratio", "step time ratio"),
     ("seconds_per_epoch", "s/epoch"),
     ("epoch_ratio", "epoch time ratio"),
     ("paper_ratio", "paper ratio"),
@@ -61,8 +60,35 @@ COLUMNS = (
     ("params", "params"),
     ("runs", "runs"),
 )
-VALUES = ("seconds_per_epoch", "epoch_ratio", "epochs_to_target", "seconds_to_target",
-          "target_ratio", "best_val_accuracy", "test_accuracy")
+VALUES = ("step_ms", "step_ratio", "seconds_per_epoch", "epoch_ratio", "epochs_to_target",
+          "seconds_to_target", "target_ratio", "best_val_accuracy", "test_accuracy")
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Wall time of every training step after the first epoch (graph tracing excluded).
+
+    A step is timed from the end of the previous batch to the end of this one,
+    so host work between steps (the input pipeline) is included.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+        self._last = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch, self._last = epoch, time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        if self._epoch > 0 and self._last is not None:
+            self.seconds.append(now - self._last)
+        self._last = now
+
+    def median_ms(self):
+        """Median step time in milliseconds (NaN before the second epoch)."""
+        return float(np.median(self.seconds)) * 1e3 if self.seconds else math.nan
 
 
 def run_speed(
@@ -77,6 +103,10 @@ def run_speed(
     seed=0,
     batch_size=32,
     learning_rate=1e-3,
+    epsilon=1e-8,
+    shuffle=False,
+    kernel_initializer="glorot_uniform",
+    width_multiplier=0.125,
     image_size=16,
     max_train_samples=None,
     output_dir=DEFAULT_OUTPUT_DIR,
@@ -98,6 +128,10 @@ def run_speed(
         seed: First seed (also the seed of the data split).
         batch_size: Batch size.
         learning_rate: Adam learning rate.
+        epsilon: Adam epsilon (None: Keras 3's 1e-7).
+        shuffle: Shuffle the training set every epoch.
+        kernel_initializer: Initializer of the ``stack`` network's kernels.
+        width_multiplier: Width of the ``resnet50`` network (1/8 in the paper).
         image_size: Square resize of the images (None: native size).
         max_train_samples: Optional training subset (``keras.datasets`` only).
         output_dir: Folder of the results.
@@ -135,19 +169,35 @@ def run_speed(
             from linked_neurons.models import resnet50_cifar
 
             return resnet50_cifar(data.input_shape, data.num_classes,
-                                  activation=variant.activation, batch_norm=variant.batch_norm)
+                                  activation=variant.activation, batch_norm=variant.batch_norm,
+                                  width_multiplier=width_multiplier)
         return paper.depth_net(data.input_shape, data.num_classes, variant, depth=depth,
-                               width=width)
+                               width=width, kernel_initializer=kernel_initializer)
+
+    timers, current = [], []
+
+    def build_timed(config):
+        # run_study builds a model, then trains it with ``callbacks=current``:
+        # the list holds the timer of the model just built.
+        timers.append(StepTimer())
+        current[:] = [timers[-1]]
+        return build(config)
 
     rows, _ = paper.run_study(
-        NAME, data, configs, build, runs=runs, seed=seed, verbose=verbose, epochs=epochs,
-        batch_size=batch_size, optimizer="adam", learning_rate=learning_rate,
-        test_every_epoch=False, target_accuracy=target,
+        NAME, data, configs, build_timed, runs=runs, seed=seed, verbose=verbose, epochs=epochs,
+        batch_size=batch_size, optimizer="adam", learning_rate=learning_rate, epsilon=epsilon,
+        shuffle=shuffle, test_every_epoch=False, target_accuracy=target, callbacks=current,
     )
+    for row, timer in zip(rows, timers):
+        row["step_ms"] = timer.median_ms()
+        if verbose:
+            print(f"{NAME}: {row['label']} run {row['run']}: median step "
+                  f"{row['step_ms']:.2f} ms (batch {batch_size})", flush=True)
     for run_index in range(1, runs + 1):
         same = [r for r in rows if r["run"] == run_index]
         ref = next(r for r in same if r["variant"] == REFERENCE)
         for row in same:
+            row["step_ratio"] = row["step_ms"] / ref["step_ms"]
             row["epoch_ratio"] = row["seconds_per_epoch"] / ref["seconds_per_epoch"]
             row["target_ratio"] = (row["seconds_to_target"] / ref["seconds_to_target"]
                                    if math.isfinite(ref["seconds_to_target"]) else math.nan)
@@ -161,7 +211,8 @@ def run_speed(
                                                ("seconds_per_epoch", "s/epoch")))
     plot_rows = []
     for row in summary:
-        for kind, key in (("time per epoch", "epoch_ratio"), ("time to target", "target_ratio"),
+        for kind, key in (("time per step", "step_ratio"), ("time per epoch", "epoch_ratio"),
+                          ("time to target", "target_ratio"),
                           ("paper (ResNet50)", "paper_ratio")):
             value = row[key]
             if np.isfinite(value):
@@ -176,9 +227,11 @@ def run_speed(
     ]
     notes = (
         f"{data!r}; network {network}"
-        + (f" (depth {depth}, width {width})" if network == "stack" else "")
+        + (f" (depth {depth}, width {width})" if network == "stack"
+           else f" (width multiplier {width_multiplier})")
         + f"; {epochs} epochs, batch {batch_size}, Adam lr {learning_rate}, "
         f"seeds {seed}..{seed + runs - 1}; target validation accuracy {target}.",
+        "ms/step: median training step after the first epoch; "
         "s/epoch: median over the epochs after the first (training + validation); s to target: "
         "training wall-clock, first epoch (graph tracing) included, until the validation "
         "accuracy first reaches the target; ratios are to LK-ReLU without BN in the same run.",
@@ -214,6 +267,8 @@ def register(subparsers):
     parser.add_argument("--target", type=float, default=None,
                         help=f"target validation accuracy (default: {preset['target']} on "
                         "digits, 0.8 on cifar10)")
+    parser.add_argument("--width-multiplier", type=float, default=None,
+                        help="width of the resnet50 network (default: 0.125, the paper's 1/8)")
     parser.set_defaults(run=run)
     return parser
 
@@ -221,7 +276,9 @@ def register(subparsers):
 def run(args):
     """Runs the ``speed`` sub-command; returns the exit code."""
     options = paper.resolve(args, PRESETS, ("epochs", "batch_size", "learning_rate", "runs",
-                                            "image_size", "depth", "width", "network", "target"))
+                                            "image_size", "depth", "width", "network", "target",
+                                            "epsilon", "shuffle", "kernel_initializer",
+                                            "width_multiplier"))
     run_speed(
         dataset=args.dataset, variants=args.variants, seed=args.seed,
         max_train_samples=args.max_train_samples, output_dir=args.output_dir,

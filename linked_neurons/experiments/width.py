@@ -21,16 +21,13 @@ LK-SELU .5730/.599, Swish .5559/.5442, LK-Swish .5488/.5405.
 
 import os
 
-from linked_neurons.experiments import common, paper
+from linked_neurons.experiments import common, paper, presets
 
 NAME = "width"
 DEFAULT_OUTPUT_DIR = os.path.join("results", NAME)
 DEFAULT_VARIANTS = ("relu", "lkrelu", "prelu", "lkprelu", "selu", "lkselu", "swish", "lkswish")
 DEFAULT_WIDTHS = (50, 400)
-PRESETS = {
-    "default": dict(epochs=10, batch_size=32, learning_rate=0.01, runs=3, image_size=None),
-    "cifar10": dict(epochs=50, batch_size=32, learning_rate=0.01, runs=5, image_size=None),
-}
+PRESETS = presets.PRESETS[NAME]
 COLUMNS = (
     ("width", "W"),
     ("label", "activation"),
@@ -39,6 +36,8 @@ COLUMNS = (
     ("test_accuracy_min", "test min"),
     ("test_accuracy_max", "test max"),
     ("paper_best_test_accuracy", "best test acc (paper)"),
+    ("paper_best_test_accuracy_min", "best test min"),
+    ("paper_best_test_accuracy_max", "best test max"),
     ("params", "params"),
     ("seconds_per_epoch", "s/epoch"),
     ("runs", "runs"),
@@ -55,7 +54,10 @@ def run_width(
     seed=0,
     batch_size=32,
     learning_rate=0.01,
+    shuffle=False,
+    kernel_initializer="glorot_uniform",
     image_size=None,
+    epsilon=None,
     max_train_samples=None,
     output_dir=DEFAULT_OUTPUT_DIR,
     verbose=2,
@@ -72,6 +74,9 @@ def run_width(
         seed: First seed (also the seed of the data split).
         batch_size: Batch size.
         learning_rate: SGD learning rate.
+        shuffle: Shuffle the training set every epoch (the original did not).
+        kernel_initializer: Initializer of every kernel.
+        epsilon: Unused (SGD); accepted so that every study takes the same options.
         image_size: Optional square resize of the images.
         max_train_samples: Optional training subset (``keras.datasets`` only).
         output_dir: Folder of the results.
@@ -91,7 +96,10 @@ def run_width(
                               max_train_samples=max_train_samples)
     if verbose:
         print(f"{NAME}: {data!r}; widths {widths}; {len(variants)} activations x {runs} runs x "
-              f"{epochs} epochs; SGD lr {learning_rate}, batch {batch_size}", flush=True)
+              f"{epochs} epochs; SGD lr {learning_rate}, batch {batch_size}, shuffle {shuffle}, "
+              f"{kernel_initializer}", flush=True)
+        paper.announce(NAME, data, len(variants) * len(widths) * runs, epochs,
+                       PRESETS["default"]["image_size"])
     by_key = {v.key: v for v in variants}
     configs = [
         {"width": w, "variant": v.key, "label": v.label, "name": f"{v.label} W={w}"}
@@ -102,11 +110,12 @@ def run_width(
 
     def build(config):
         return paper.width_net(data.input_shape, data.num_classes, by_key[config["variant"]],
-                               width=config["width"])
+                               width=config["width"], kernel_initializer=kernel_initializer)
 
     rows, histories = paper.run_study(
         NAME, data, configs, build, runs=runs, seed=seed, verbose=verbose, epochs=epochs,
         batch_size=batch_size, optimizer="sgd", learning_rate=learning_rate,
+        shuffle=shuffle,
     )
     summary = paper.summarize(rows, ("width", "variant", "activation"), VALUES)
     for row in summary:
@@ -116,12 +125,13 @@ def run_width(
     common.write_tables(rows, f"{stem}_runs", (("label", "network"), ("run", "run"),
                                                ("test_accuracy", "test acc")))
     plots = [
-        paper.plot_bars(summary, f"{stem}.png", "label", "width", "test_accuracy",
+        paper.plot_bars(summary, f"{stem}.png", "label", "width", "paper_best_test_accuracy",
                         title=f"One conv layer of W filters ({data.name}); bars: W",
-                        ylabel="test accuracy"),
+                        ylabel="best test accuracy (median, min-max)"),
     ]
     notes = (
-        f"{data!r}; {epochs} epochs, batch {batch_size}, SGD lr {learning_rate}, glorot_uniform, "
+        f"{data!r}; {epochs} epochs, batch {batch_size}, SGD lr {learning_rate}, "
+        f"shuffle {shuffle}, {kernel_initializer}, "
         f"seeds {seed}..{seed + runs - 1}.",
         "Medians over the runs (min/max beside the test accuracy); test acc uses the weights "
         "of the best validation epoch; 'best test acc (paper)' is the best test accuracy over "
@@ -156,7 +166,8 @@ def register(subparsers):
 def run(args):
     """Runs the ``width`` sub-command; returns the exit code."""
     options = paper.resolve(args, PRESETS, ("epochs", "batch_size", "learning_rate", "runs",
-                                            "image_size"))
+                                            "image_size", "shuffle", "kernel_initializer",
+                                            "epsilon"))
     run_width(
         dataset=args.dataset, variants=args.variants, widths=args.widths, seed=args.seed,
         max_train_samples=args.max_train_samples, output_dir=args.output_dir,

@@ -190,7 +190,7 @@ def test_depth_smoke(tmp_path, digits):
     pytest.importorskip("matplotlib")
     summary, runs, dead = run_depth(
         dataset=digits, variants=["lkrelu", "relu_sqrt2"], depth=3, width=2,
-        epochs=1, runs=2, output_dir=str(tmp_path), verbose=0,
+        epochs=1, runs=2, image_size=None, output_dir=str(tmp_path), verbose=0,
     )
     _check_files(tmp_path, "depth_digits", (".csv", ".md", "_runs.csv", "_dead.csv",
                                             "_dead.png", "_accuracy.png", "_curves.png"))
@@ -256,8 +256,8 @@ def test_shift_inputs_and_smoke(tmp_path, digits):
     np.testing.assert_allclose(raw.x_test, digits.x_test * 255.0, rtol=1e-6)
     assert transform(digits, "unit").x_val is digits.x_val
     summary, _ = run_shift(dataset=digits, variants=["relu", "lkrelu_bn"],
-                           conditions=["shifted"], depth=2, width=2, epochs=1,
-                           output_dir=str(tmp_path), verbose=0)
+                           conditions=["shifted"], depth=2, width=2, epochs=1, runs=1,
+                           image_size=None, output_dir=str(tmp_path), verbose=0)
     _check_files(tmp_path, "shift_digits", (".csv", ".md", "_runs.csv", ".png"))
     rows = _read_csv(tmp_path / "shift_digits.csv")
     assert [(r["condition"], r["label"]) for r in rows] == [
@@ -275,6 +275,9 @@ def test_speed_smoke(tmp_path, capsys, digits):
     _check_files(tmp_path, "speed_digits", (".csv", ".md", "_runs.csv", ".png"))
     by_label = {r["label"]: r for r in summary}
     assert by_label["LK-ReLU"]["epoch_ratio"] == pytest.approx(1.0)
+    assert by_label["LK-ReLU"]["step_ratio"] == pytest.approx(1.0)
+    assert all(0 < r["step_ms"] < 1e3 * r["seconds_per_epoch"] for r in runs)
+    assert "median step" in out
     assert by_label["LK-ReLU"]["target_ratio"] == pytest.approx(1.0)
     assert by_label["LK-ReLU"]["paper_ratio"] == 1.0
     assert math.isnan(by_label["ReLU+BN"]["paper_ratio"])  # not in the paper's table
