@@ -50,7 +50,7 @@ from linked_neurons.layers.diversity import (
     resolve_base,
 )
 
-#: The DiversityNN defaults (SPEC §4).
+#: The DiversityNN defaults (SPEC §4): the ``"paper"`` preset.
 PAPER_DEFAULTS = {
     "outer_steps": 300,
     "inner_epochs": 5,
@@ -63,6 +63,27 @@ PAPER_DEFAULTS = {
     "outer_momentum": 0.8,
     "clip": 0.1,
 }
+
+#: Settings of :func:`meta_learn` by preset name: ``"paper"`` (SPEC §4, 300
+#: outer steps of 5 inner epochs) and ``"quick"`` (20 outer steps of one
+#: inner epoch, the rest as in the paper; for examples and smoke runs).
+PRESETS = {
+    "paper": dict(PAPER_DEFAULTS),
+    "quick": dict(PAPER_DEFAULTS, outer_steps=20, inner_epochs=1),
+}
+
+
+def resolve_preset(preset, caller="meta_learn", **overrides):
+    """The settings of ``preset`` with the non-``None`` ``overrides`` applied.
+
+    Raises:
+        ValueError: For an unknown preset name.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"{caller}: `preset` must be one of {sorted(PRESETS)}, got {preset!r}.")
+    settings = dict(PRESETS[preset])
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    return settings
 
 
 # ----------------------------------------------------------------------------- autodiff
@@ -271,16 +292,16 @@ def meta_learn(
     hidden_units=50,
     hidden_activation="tanh",
     residual_scale=0.2,
-    outer_steps=300,
-    inner_epochs=5,
-    batch_size=200,
-    inner_hidden=200,
-    inner_lr=0.01,
-    inner_decay=0.8,
-    inner_eps=1e-8,
-    outer_lr=0.4,
-    outer_momentum=0.8,
-    clip=0.1,
+    outer_steps=None,
+    inner_epochs=None,
+    batch_size=None,
+    inner_hidden=None,
+    inner_lr=None,
+    inner_decay=None,
+    inner_eps=None,
+    outer_lr=None,
+    outer_momentum=None,
+    clip=None,
     first_order=False,
     max_inner_steps=None,
     resample_inner=True,
@@ -289,8 +310,13 @@ def meta_learn(
     verbose=1,
     save_path=None,
     layer=None,
+    preset="paper",
 ):
     """Learns K diverse activations by meta-learning (DiversityNN defaults).
+
+    The settings from ``outer_steps`` to ``clip`` default to ``None``, which
+    takes them from ``preset`` (:data:`PRESETS`); a value given explicitly
+    wins over the preset.
 
     Args:
         x_train, y_train: Training data of the inner classifiers (features
@@ -301,8 +327,9 @@ def meta_learn(
         n_activations: K; must divide ``inner_hidden``.
         hidden_units, hidden_activation, residual_scale: Sub-network
             settings (see :class:`NeuralActivation`).
-        outer_steps: Number of outer (meta) steps (300 in the paper).
-        inner_epochs: Epochs of each inner training (5).
+        outer_steps: Number of outer (meta) steps (300 in the paper, 20 in
+            ``"quick"``).
+        inner_epochs: Epochs of each inner training (5; 1 in ``"quick"``).
         batch_size: Inner mini-batch size (200).
         inner_hidden: Hidden width of the inner classifier (200).
         inner_lr, inner_decay, inner_eps: RMSprop-like inner update.
@@ -321,6 +348,7 @@ def meta_learn(
             ``.json``) at the end.
         layer: An existing :class:`NeuralActivation` to start from (its
             weights are used and updated); default a new one.
+        preset: ``"paper"`` (default) or ``"quick"``, see :data:`PRESETS`.
 
     Returns:
         A :class:`MetaLearningResult`.
@@ -342,6 +370,16 @@ def meta_learn(
         >>> result.layer.n_activations, result.curves(num_points=5)[1].shape
         (2, (2, 5))
     """
+    settings = resolve_preset(
+        preset, outer_steps=outer_steps, inner_epochs=inner_epochs, batch_size=batch_size,
+        inner_hidden=inner_hidden, inner_lr=inner_lr, inner_decay=inner_decay,
+        inner_eps=inner_eps, outer_lr=outer_lr, outer_momentum=outer_momentum, clip=clip)
+    outer_steps, inner_epochs, batch_size = (settings[k] for k in (
+        "outer_steps", "inner_epochs", "batch_size"))
+    inner_hidden, inner_lr, inner_decay, inner_eps = (settings[k] for k in (
+        "inner_hidden", "inner_lr", "inner_decay", "inner_eps"))
+    outer_lr, outer_momentum, clip = (settings[k] for k in (
+        "outer_lr", "outer_momentum", "clip"))
     backend = keras.backend.backend()
     autodiff = _Autodiff(backend, first_order)
     x_train = np.asarray(x_train, dtype=dtype)
@@ -378,7 +416,7 @@ def meta_learn(
         "inner_hidden": inner_hidden, "inner_lr": inner_lr, "inner_decay": inner_decay,
         "inner_eps": inner_eps, "outer_lr": outer_lr, "outer_momentum": outer_momentum,
         "clip": clip, "first_order": first_order, "inner_steps": n_inner, "seed": seed,
-        "resample_inner": resample_inner,
+        "resample_inner": resample_inner, "preset": preset,
         "backend": backend,
     }
     sizes = (x_train.shape[1], inner_hidden, n_classes)

@@ -60,16 +60,29 @@ def test_registered_and_documented():
     assert "diversity" in EXPERIMENTS
     defaults = experiment.build_parser_defaults()
     assert defaults["output_dir"] == os.path.join("results", "diversity")
-    assert "--outer-steps 300 --inner-epochs 5 --batch-size 200" in experiment.__doc__
+    assert defaults["preset"] == "quick" and defaults["data_seed"] == 42
+    assert experiment.CLI_PRESETS["paper"]["outer_steps"] == 300
+    assert "--preset paper" in experiment.__doc__
     result = doctest.testmod(experiment, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
 
 
 @pytest.mark.slow
-def test_default_run_under_ten_minutes(tmp_path):
-    result = experiment.run_diversity(output_dir=str(tmp_path), verbose=0)
-    assert result["seconds"] < 600
-    assert len(result["history"]["outer_loss"]) == 40
+def test_quick_preset_run_under_five_minutes(tmp_path):
+    result = experiment.run_diversity(preset="quick", output_dir=str(tmp_path), verbose=0)
+    assert result["seconds"] < 300
+    assert len(result["history"]["outer_loss"]) == 20
+
+
+@needs_tf
+def test_replot_redraws_from_the_written_files(tmp_path):
+    out = str(tmp_path / "d")
+    experiment.run_diversity(samples=400, outer_steps=2, inner_epochs=1, batch_size=80,
+                             epochs=1, seeds=[0], lanczos_steps=5, output_dir=out, verbose=0,
+                             plots=False)
+    files = experiment.replot(out)
+    assert [os.path.basename(f) for f in files] == [
+        "diversity_curves.png", "diversity_outer_loss.png", "diversity_hessian.png"]
 
 
 @needs_tf
