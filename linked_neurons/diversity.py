@@ -374,12 +374,8 @@ def meta_learn(
         preset, outer_steps=outer_steps, inner_epochs=inner_epochs, batch_size=batch_size,
         inner_hidden=inner_hidden, inner_lr=inner_lr, inner_decay=inner_decay,
         inner_eps=inner_eps, outer_lr=outer_lr, outer_momentum=outer_momentum, clip=clip)
-    outer_steps, inner_epochs, batch_size = (settings[k] for k in (
-        "outer_steps", "inner_epochs", "batch_size"))
-    inner_hidden, inner_lr, inner_decay, inner_eps = (settings[k] for k in (
-        "inner_hidden", "inner_lr", "inner_decay", "inner_eps"))
-    outer_lr, outer_momentum, clip = (settings[k] for k in (
-        "outer_lr", "outer_momentum", "clip"))
+    (outer_steps, inner_epochs, batch_size, inner_hidden, inner_lr, inner_decay, inner_eps,
+     outer_lr, outer_momentum, clip) = (settings[k] for k in PAPER_DEFAULTS)
     backend = keras.backend.backend()
     autodiff = _Autodiff(backend, first_order)
     x_train = np.asarray(x_train, dtype=dtype)
@@ -570,13 +566,17 @@ def validation_configs(curves, base="sin", include_base=True):
 
 def validate(curves, x_train, y_train, x_test, y_test, base="sin", seeds=(0, 1, 2), epochs=5,
              batch_size=200, hidden=200, learning_rate=0.005, verbose=1, return_models=False,
-             jit_compile="auto"):
+             jit_compile="auto", optimizer="adam"):
     """Validation study: all K learned activations mixed vs each alone vs the base.
 
     Each configuration trains the same classifier ``d → hidden → classes``
-    (the activation after the hidden layer; K blocks in the mixed case) with
-    Adam at ``learning_rate`` for ``epochs`` epochs, once per seed
-    (``jit_compile`` is passed to ``Model.compile``).
+    (the activation after the hidden layer; K blocks in the mixed case) for
+    ``epochs`` epochs, once per seed (``jit_compile`` is passed to
+    ``Model.compile``), with ``optimizer``: ``"adam"`` (Adam at
+    ``learning_rate``), ``"inner"`` (the meta-learning's own update,
+    :class:`~linked_neurons.optimizers.InnerRMSprop` with the paper's lr 0.01
+    and decay 0.8, the regime the activations were learned in) or a
+    callable returning a new Keras optimizer.
 
     Returns:
         ``(rows, summary)``: ``rows`` a list of dicts
@@ -591,12 +591,24 @@ def validate(curves, x_train, y_train, x_test, y_test, base="sin", seeds=(0, 1, 
     n_classes = int(max(np.max(y_train), np.max(y_test))) + 1
     rows = []
     models = {}
+    if optimizer == "adam":
+        make_optimizer = lambda: keras.optimizers.Adam(learning_rate)  # noqa: E731
+    elif optimizer == "inner":
+        from linked_neurons.optimizers import InnerRMSprop
+
+        make_optimizer = lambda: InnerRMSprop(  # noqa: E731
+            PAPER_DEFAULTS["inner_lr"], PAPER_DEFAULTS["inner_decay"], PAPER_DEFAULTS["inner_eps"])
+    elif callable(optimizer):
+        make_optimizer = optimizer
+    else:
+        raise ValueError(f"validate: `optimizer` must be 'adam', 'inner' or a callable, got "
+                         f"{optimizer!r}.")
     configs = validation_configs(curves, base)
     for name, factory in configs.items():
         for seed in seeds:
             keras.utils.set_random_seed(seed)
             model = _classifier(x_train.shape[1], n_classes, hidden, factory(), seed)
-            model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+            model.compile(optimizer=make_optimizer(),
                           loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                           metrics=["accuracy"], jit_compile=jit_compile)
             hist = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, verbose=0,

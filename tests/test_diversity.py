@@ -199,6 +199,27 @@ def test_validation_study_configs_and_summary():
         assert s["runs"] == 2 and 0.0 <= s["mean"] <= 1.0
 
 
+def test_validation_with_the_inner_optimizer():
+    x, y = _synthetic(200)
+    grid = np.linspace(-5, 5, 21)
+    single = InterpolatedActivation(np.tanh(grid))
+    used = []
+
+    def factory():
+        used.append(1)
+        return keras.optimizers.SGD(0.1)
+
+    rows, summary = diversity.validate(single, x[:160], y[:160], x[160:], y[160:], seeds=(0,),
+                                       epochs=1, batch_size=40, hidden=8, verbose=0,
+                                       optimizer="inner")
+    assert [s["runs"] for s in summary] == [1, 1]
+    diversity.validate(single, x[:160], y[:160], x[160:], y[160:], seeds=(0,), epochs=1,
+                       batch_size=40, hidden=8, verbose=0, optimizer=factory)
+    assert len(used) == 2  # one new optimizer per configuration and seed
+    with pytest.raises(ValueError, match="validate.*optimizer.*'sgd'"):
+        diversity.validate(single, x, y, x, y, optimizer="sgd", verbose=0)
+
+
 def test_unsupported_backend_is_a_clear_error():
     with pytest.raises(NotImplementedError, match="meta_learn.*nested automatic"):
         diversity._Autodiff("numpy", False)

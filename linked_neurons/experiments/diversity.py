@@ -107,6 +107,9 @@ def _add_arguments(parser):
                         help="epochs of the validation training (preset: 20)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="validation seeds (preset: quick 0 1 2, paper 0 1 2 3 4)")
+    parser.add_argument("--validation-optimizer", choices=("adam", "inner"), default="adam",
+                        help="optimizer of the validation training: adam (lr 0.005, default) "
+                             "or inner (the meta-learning's RMSprop-like update, lr 0.01)")
     parser.add_argument("--seed", type=int, default=0, help="meta-learning seed")
     parser.add_argument("--lanczos-steps", type=int, default=100,
                         help="Lanczos steps of the Hessian density (default 100; 0 skips it)")
@@ -131,6 +134,7 @@ def run(args):
         inner_epochs=args.inner_epochs, batch_size=args.batch_size, outer_lr=args.outer_lr,
         clip=args.clip, first_order=args.first_order, epochs=args.epochs, seeds=args.seeds,
         seed=args.seed, lanczos_steps=args.lanczos_steps, output_dir=args.output_dir,
+        validation_optimizer=args.validation_optimizer,
         verbose=0 if args.quiet else 1, plots=not args.no_plots,
     )
     return 0
@@ -139,7 +143,8 @@ def run(args):
 def run_diversity(preset="quick", base="sin", n_activations=2, samples=None, data_seed=42,
                   outer_steps=None, inner_epochs=None, batch_size=None, outer_lr=None,
                   clip=None, first_order=False, epochs=None, seeds=None, seed=0,
-                  lanczos_steps=100, output_dir=DEFAULT_OUTPUT_DIR, verbose=1, plots=True):
+                  lanczos_steps=100, output_dir=DEFAULT_OUTPUT_DIR, verbose=1, plots=True,
+                  validation_optimizer="adam"):
     """Meta-learning, validation study and Hessian densities; see the module docstring.
 
     Settings left at ``None`` come from ``preset`` (:data:`CLI_PRESETS`).
@@ -193,12 +198,14 @@ def run_diversity(preset="quick", base="sin", n_activations=2, samples=None, dat
     rows, summary, models = diversity.validate(
         interp, data.x_train, data.y_train, data.x_test, data.y_test, base=base, seeds=seeds,
         epochs=epochs, batch_size=batch_size, verbose=verbose, return_models=True,
+        optimizer=validation_optimizer,
     )
     for row in summary:
         row["test accuracy"] = f"{row['mean']:.4f} ± {row['std']:.4f}"
     notes = [
         f"MNIST-1D ({len(data.x_train)} train / {len(data.x_test)} test), classifier 40-200-10, "
-        f"Adam lr 0.005, {epochs} epochs, batch {batch_size}, seeds {list(seeds)}; activations "
+        f"{'Adam lr 0.005' if validation_optimizer == 'adam' else 'inner RMSprop lr 0.01'}, "
+        f"{epochs} epochs, batch {batch_size}, seeds {list(seeds)}; activations "
         f"meta-learned for {outer_steps} outer steps of {inner_epochs} inner epochs "
         f"({'first' if first_order else 'second'}-order meta-gradient, preset {preset}). "
         f"Final diversity "
