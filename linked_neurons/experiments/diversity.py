@@ -216,6 +216,18 @@ def run_diversity(preset="quick", base="sin", n_activations=2, samples=None, dat
         summary, stem, [("config", "configuration"), ("test accuracy", "test accuracy"),
                         ("runs", "runs")],
         title="Diverse vs single learned vs base activations", notes=notes))
+    if len(seeds) > 1:
+        from linked_neurons.stats import paired_table
+
+        paired = paired_table(rows, f"base {base}", "test_accuracy")
+        for row in paired:
+            row["ci"] = f"[{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]"
+        files.extend(common.write_tables(
+            paired, f"{stem}_paired",
+            [("config", "configuration"), ("baseline", "minus"), ("seeds", "seeds"),
+             ("mean_difference", "mean diff."), ("ci", "95% CI"), ("p_value", "p (paired t)"),
+             ("verdict", "verdict")],
+            title="Test accuracy minus the base's, paired by seed", notes=notes))
     runs_path = f"{stem}_runs.csv"
     with open(runs_path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

@@ -31,8 +31,8 @@ def _read_csv(path):
 def test_tiny_run_writes_tables_curves_and_plots(tmp_path, capsys):
     out = str(tmp_path / "diversity")
     code = main(["diversity", "--samples", "400", "--outer-steps", "2", "--inner-epochs", "1",
-                 "--batch-size", "80", "--epochs", "1", "--seeds", "0", "--lanczos-steps", "10",
-                 "--output-dir", out])
+                 "--batch-size", "80", "--epochs", "1", "--seeds", "0", "1",
+                 "--lanczos-steps", "10", "--output-dir", out])
     assert code == 0
     printed = capsys.readouterr().out
     assert "meta step 2/2" in printed and "Hessian diverse (K=2)" in printed
@@ -44,6 +44,12 @@ def test_tiny_run_writes_tables_curves_and_plots(tmp_path, capsys):
         assert re.fullmatch(r"\d\.\d{4} ± \d\.\d{4}", row["test accuracy"])
     with open(os.path.join(out, "diversity_validation.md")) as handle:
         assert "| diverse (K=2)" in handle.read()
+    runs = _read_csv(os.path.join(out, "diversity_validation_runs.csv"))
+    paired = _read_csv(os.path.join(out, "diversity_validation_paired.csv"))
+    assert [r["config"] for r in paired] == ["diverse (K=2)", "learned 0", "learned 1"]
+    acc = {(r["config"], r["seed"]): float(r["test_accuracy"]) for r in runs}
+    diff = np.mean([acc["learned 0", k] - acc["base sin", k] for k in ("0", "1")])
+    assert float(paired[1]["mean_difference"]) == pytest.approx(diff, abs=1e-9)
     history = _read_csv(os.path.join(out, "diversity_meta_history.csv"))
     assert [int(r["step"]) for r in history] == [1, 2]
     assert all(np.isfinite(float(r["outer_loss"])) for r in history)
