@@ -70,3 +70,12 @@ def test_config_round_trip_and_bad_arguments():
         InnerRMSprop(decay=1.0)
     with pytest.raises(TypeError, match="InnerRMSprop.*epsilon"):
         InnerRMSprop(epsilon="small")
+
+
+def test_docstring_example():
+    import doctest
+
+    from linked_neurons.optimizers import inner_rmsprop
+
+    result = doctest.testmod(inner_rmsprop, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
