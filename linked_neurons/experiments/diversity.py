@@ -206,7 +206,8 @@ def run_diversity(preset="quick", base="sin", n_activations=2, samples=None, dat
         f"MNIST-1D ({len(data.x_train)} train / {len(data.x_test)} test), classifier 40-200-10, "
         f"{'Adam lr 0.005' if validation_optimizer == 'adam' else 'inner RMSprop lr 0.01'}, "
         f"{epochs} epochs, batch {batch_size}, seeds {list(seeds)}; activations "
-        f"meta-learned for {outer_steps} outer steps of {inner_epochs} inner epochs "
+        f"meta-learned for {outer_steps} outer steps of {inner_epochs} inner "
+        f"epoch{'s' if inner_epochs != 1 else ''} "
         f"({'first' if first_order else 'second'}-order meta-gradient, preset {preset}). "
         f"Final diversity "
         f"{result.history['diversity'][-1]:.4f}.",
