@@ -74,9 +74,11 @@ def test_registered_and_documented():
 
 
 @pytest.mark.slow
-def test_quick_preset_run_under_five_minutes(tmp_path):
+def test_quick_preset_run_under_five_cpu_minutes(tmp_path):
+    """CPU time rather than wall time: the latter depends on the machine's load
+    (128 s of CPU time took 9 minutes of wall time at a load average of 12)."""
     result = experiment.run_diversity(preset="quick", output_dir=str(tmp_path), verbose=0)
-    assert result["seconds"] < 300
+    assert result["cpu_seconds"] < 300
     assert len(result["history"]["outer_loss"]) == 20
 
 
