@@ -91,6 +91,8 @@ def test_replot_redraws_from_the_written_files(tmp_path):
     files = experiment.replot(out)
     assert [os.path.basename(f) for f in files] == [
         "diversity_curves.png", "diversity_outer_loss.png", "diversity_hessian.png"]
+    image = pytest.importorskip("matplotlib.image")
+    assert all(image.imread(f).shape[0] >= 400 for f in files)  # readable without zooming
 
 
 @needs_tf

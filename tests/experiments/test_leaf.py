@@ -120,6 +120,8 @@ def test_small_run_writes_tables_and_plots(tmp_path):
                    "_lenet5_relu_leaf_dspt_p24sl_shapes.png"):
         assert os.path.getsize(stem + suffix) > 0, suffix
     assert not os.path.exists(stem + "_lenet5_relu_base_shapes.png")
+    image = pytest.importorskip("matplotlib.image")
+    assert image.imread(stem + "_lenet5_relu_leaf_dspt_p24sl_shapes.png").shape[0] >= 400
     table = _read_csv(stem + ".csv")
     assert [row["label"] for row in table] == ["ReLU", "LEAF+DSPT+P24Sl"]
     for row in table:
