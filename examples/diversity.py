@@ -1,7 +1,7 @@
 """Diverse learned activations: meta-learn two activations, then use them.
 
-Runs in well under a minute on a laptop CPU, on MNIST-1D generated locally
-(no download):
+Runs in well under a minute on a laptop CPU, on MNIST-1D built locally by the
+``mnist1d`` package (no download):
 
     python examples/diversity.py
 """
@@ -16,7 +16,7 @@ from linked_neurons.datasets import load_mnist1d
 from linked_neurons.diversity import meta_learn
 from linked_neurons.layers.diversity import InterpolatedActivation, NeuralActivation
 
-data = load_mnist1d(n_samples=1000, validation_split=0.0, seed=0)  # 800 train, 200 test
+data = load_mnist1d(n_samples=1000, validation_split=0.0)  # MNIST-1D: 800 train, 200 test
 
 # 1. Meta-learning: K = 2 sub-networks g_k(x) = sin(x) + 0.2 * MLP_k(x). Each outer step
 #    trains a fresh 40-200-10 classifier for 4 steps and differentiates through them

@@ -5,11 +5,10 @@ Two sources never touch the network:
 - ``"digits"``: the 1,797 8x8 handwritten digits that ship inside
   scikit-learn (an optional dependency: ``pip install -e
   ".[experiments]"`` from a clone).
-- ``"mnist1d"``: a 1-D digit task generated with NumPy, in the spirit of
-  MNIST-1D (S. Greydanus, "Scaling down deep learning", arXiv 2011.14439).
-  Ten fixed patterns are placed at a random position of a canvas of random
-  length, scaled, sheared, blurred with correlated noise and resampled to 40
-  points, so the class is the pattern's shape, not its location or size.
+- ``"mnist1d"``: MNIST-1D (S. Greydanus, "Scaling down deep learning",
+  arXiv 2011.14439), 1-D digit signals of 40 points, built locally by the
+  ``mnist1d`` package's generator (also in the ``experiments`` extra); with
+  the defaults it is the published dataset.
 
 Three more, ``"mnist"``, ``"fashion_mnist"`` and ``"cifar10"``, go through
 ``keras.datasets``: they work when Keras already has the files in its cache
@@ -21,9 +20,9 @@ splits of float32 inputs and int labels (``y`` of shape ``(N,)``).
 Example:
 
     >>> from linked_neurons import datasets
-    >>> data = datasets.load("mnist1d", n_samples=500, seed=1)
+    >>> data = datasets.load("mnist1d")
     >>> data.x_train.shape, data.x_train.dtype.name, data.num_classes
-    ((300, 40), 'float32', 10)
+    ((3000, 40), 'float32', 10)
     >>> "digits" in datasets.available()
     True
 """
@@ -41,7 +40,6 @@ __all__ = [
     "load_digits",
     "load_keras_dataset",
     "load_mnist1d",
-    "mnist1d_templates",
 ]
 
 _INSTALL_HINT = 'pip install -e ".[experiments]"'
@@ -171,110 +169,82 @@ def load_digits(validation_split=0.2, test_split=0.2, seed=0, image=True):
 
 
 # -------------------------------------------------------------------- mnist1d
-def mnist1d_templates(length=12):
-    """The ten class patterns of :func:`load_mnist1d`, sampled on ``length`` points.
-
-    Each pattern is scaled to a maximum absolute value of 1.
-
-    Args:
-        length: Number of points per pattern (at least 4).
-
-    Returns:
-        A float64 array of shape ``(10, length)``; row ``k`` is class ``k``.
-    """
-    if isinstance(length, bool) or not isinstance(length, int) or length < 4:
-        raise ValueError(f"`length` must be an int >= 4, got {length!r}.")
-    t = np.linspace(0.0, 1.0, length)
-
-    def bump(center, width):
-        return np.exp(-0.5 * ((t - center) / width) ** 2)
-
-    patterns = np.stack(
-        [
-            np.sin(np.pi * t),  # 0: one wide hump
-            bump(0.5, 0.1),  # 1: one narrow spike
-            2.0 * t - 1.0,  # 2: rising ramp
-            np.where(t < 0.5, 1.0, -1.0),  # 3: falling step
-            np.sin(2.0 * np.pi * t),  # 4: one sine period
-            2.0 * np.abs(2.0 * t - 1.0) - 1.0,  # 5: V-shaped valley
-            bump(0.2, 0.08) + bump(0.8, 0.08),  # 6: two spikes
-            -np.sin(np.pi * t),  # 7: one wide dip
-            np.sin(3.0 * np.pi * t),  # 8: three half waves
-            2.0 * ((2.0 * t) % 1.0) - 1.0,  # 9: two saw teeth
-        ]
-    )
-    return patterns / np.abs(patterns).max(axis=1, keepdims=True)
+#: Arguments of ``mnist1d.data.make_dataset`` that :func:`load_mnist1d` passes on.
+MNIST1D_GENERATOR_ARGS = (
+    "template_len",
+    "padding",
+    "scale_coeff",
+    "max_translation",
+    "corr_noise_scale",
+    "iid_noise_scale",
+    "shear_scale",
+    "shuffle_seq",
+)
 
 
-def _smooth(noise, width):
-    """Gaussian blur of each row, rescaled back to unit variance (zero padding)."""
-    if width <= 0:
-        return noise
-    radius = int(np.ceil(3 * width))
-    offsets = np.arange(-radius, radius + 1)
-    kernel = np.exp(-0.5 * (offsets / width) ** 2)
-    kernel /= np.sqrt(np.sum(kernel**2))
-    padded = np.pad(noise, ((0, 0), (radius, radius)))
-    size = noise.shape[1]
-    return sum(weight * padded[:, j : j + size] for j, weight in enumerate(kernel))
+def _import_mnist1d(caller):
+    try:
+        from mnist1d import data as mnist1d_data
+    except ImportError as error:
+        raise ImportError(
+            f"{caller} needs the `mnist1d` package (the MNIST-1D generator): "
+            f"{_INSTALL_HINT} or `pip install mnist1d`."
+        ) from error
+    return mnist1d_data
 
 
 def load_mnist1d(
-    n_samples=4000,
+    n_samples=5000,
     length=40,
-    template_length=12,
-    canvas_length=(36, 60),
-    amplitude_scale=0.3,
-    shear=0.5,
-    correlated_noise=0.25,
-    correlation_width=2.0,
-    white_noise=0.05,
+    train_split=0.8,
     validation_split=0.2,
-    test_split=0.2,
-    seed=0,
+    seed=42,
     sequence=False,
+    **generator_args,
 ):
-    """Generates a 1-D ten-class digit dataset (pure NumPy, no download).
+    """Generates MNIST-1D locally with the ``mnist1d`` package (no download).
 
-    In the spirit of MNIST-1D (Greydanus 2020; this is an independent
-    generator with its own patterns, see :func:`mnist1d_templates`). Each
-    sample draws a class ``k`` (classes are balanced) and then:
+    MNIST-1D (S. Greydanus, "Scaling down deep learning", arXiv 2011.14439)
+    is built by ``mnist1d.data.make_dataset``: ten 12-point digit templates
+    are padded, translated, scaled, sheared, blurred with correlated noise,
+    resampled to ``length`` points and standardised. With the defaults
+    (``seed=42``, 5,000 samples, 40 points, 80 % for training) this is the
+    published dataset. Only the generator is used: the package's
+    ``get_dataset``, which may download a file, is never called. The
+    generator seeds NumPy's and Python's global random state; this function
+    restores both afterwards.
 
-    1. places pattern ``k`` (``template_length`` points) at a random offset
-       of a zero canvas whose length is drawn from ``canvas_length``; the
-       canvas length sets how wide the pattern looks after step 5;
-    2. multiplies it by a factor drawn from ``1 ± amplitude_scale``;
-    3. adds a shear, a line from ``-s`` to ``s`` over the canvas with
-       ``s ~ U(-shear, shear)``;
-    4. adds Gaussian noise blurred over ``correlation_width`` canvas points,
-       with standard deviation ``correlated_noise``;
-    5. resamples the canvas linearly to ``length`` points and adds white
-       Gaussian noise of standard deviation ``white_noise``.
-
-    The same arguments and seed always give the same arrays.
+    The test split is the package's (its last ``1 - train_split`` of the
+    samples). ``validation_split`` takes the last rows of the package's
+    training part, so ``x_train`` followed by ``x_val`` is the package's
+    ``x``; with ``validation_split=0`` the arrays are the package's own
+    (cast to float32).
 
     Args:
-        n_samples: Total number of samples, before splitting.
-        length: Number of points per sample (40 in MNIST-1D).
-        template_length: Number of points of each pattern.
-        canvas_length: ``(min, max)`` canvas length, inclusive; ``min`` must
-            be at least ``template_length``.
-        amplitude_scale: Relative amplitude jitter, in [0, 1).
-        shear: Largest shear at the canvas ends.
-        correlated_noise: Standard deviation of the correlated noise.
-        correlation_width: Width (in canvas points) of its Gaussian blur.
-        white_noise: Standard deviation of the white noise.
-        validation_split: Fraction of each class for validation.
-        test_split: Fraction of each class for testing.
-        seed: Seed of the generator and of the split.
+        n_samples: Number of samples (``num_samples``; the generator makes
+            ``n_samples // 10`` per class).
+        length: Points per sample (``final_seq_length``, 40).
+        train_split: Fraction of the samples in the package's training part
+            (0.8).
+        validation_split: Fraction of all samples held out from the training
+            part for validation (default 0.2: 3,000 / 1,000 / 1,000; the
+            DiversityNN study uses 0.0: 4,000 / 1,000).
+        seed: Seed of the generator (42 gives the published dataset).
         sequence: If True, inputs have shape ``(N, length, 1)`` (for
             ``Conv1D``); otherwise ``(N, length)``.
+        **generator_args: Other arguments of the generator, by their names in
+            ``mnist1d.data.get_dataset_args()``: ``template_len``,
+            ``padding``, ``scale_coeff``, ``max_translation``,
+            ``corr_noise_scale``, ``iid_noise_scale``, ``shear_scale``,
+            ``shuffle_seq``.
 
     Returns:
         A :class:`Dataset` named ``"mnist1d"`` with 10 classes.
 
     Raises:
-        ValueError: For invalid sizes, noise levels or split fractions.
+        ImportError: When the ``mnist1d`` package is not installed (it comes
+            with ``pip install "linked_neurons[experiments]"``).
+        ValueError: For invalid sizes, splits or unknown generator arguments.
 
     Example:
 
@@ -283,66 +253,61 @@ def load_mnist1d(
         >>> data.x_train.shape, data.x_val.shape, data.x_test.shape
         ((600, 40, 1), (200, 40, 1), (200, 40, 1))
     """
-    _check_fractions(validation_split, test_split)
-    for name, value, low in (
-        ("n_samples", n_samples, 10),
-        ("length", length, 2),
-        ("template_length", template_length, 4),
-    ):
+    for name, value, low in (("n_samples", n_samples, 10), ("length", length, 2)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"`{name}` must be an int >= {low}, got {value!r}.")
-    low, high = (int(v) for v in canvas_length)
-    if not template_length <= low <= high:
-        raise ValueError(
-            "`canvas_length` must be (min, max) with template_length <= min <= max, got "
-            f"{canvas_length!r} for template_length={template_length}."
-        )
-    if not 0 <= amplitude_scale < 1:
-        raise ValueError(f"`amplitude_scale` must be in [0, 1), got {amplitude_scale!r}.")
-    for name, value in (
-        ("shear", shear),
-        ("correlated_noise", correlated_noise),
-        ("correlation_width", correlation_width),
-        ("white_noise", white_noise),
+            raise ValueError(f"load_mnist1d: `{name}` must be an int >= {low}, got {value!r}.")
+    _check_fraction("validation_split", validation_split)
+    if isinstance(train_split, bool) or not isinstance(train_split, (int, float)) or not (
+        0 < train_split < 1
     ):
-        if value < 0:
-            raise ValueError(f"`{name}` must be >= 0, got {value!r}.")
+        raise ValueError(f"load_mnist1d: `train_split` must be in (0, 1), got {train_split!r}.")
+    if validation_split >= train_split:
+        raise ValueError(
+            f"load_mnist1d: `validation_split` ({validation_split}) must be smaller than "
+            f"`train_split` ({train_split})."
+        )
+    unknown = sorted(set(generator_args) - set(MNIST1D_GENERATOR_ARGS))
+    if unknown:
+        raise ValueError(
+            f"load_mnist1d: unknown generator arguments {unknown}; accepted: "
+            f"{', '.join(MNIST1D_GENERATOR_ARGS)}."
+        )
+    mnist1d_data = _import_mnist1d("load_mnist1d")
+    args = mnist1d_data.get_dataset_args(as_dict=True)
+    args.update(generator_args)
+    args.update(num_samples=n_samples, final_seq_length=length, train_split=train_split,
+                seed=seed)
+    args.pop("url", None)
 
-    generate_seq, split_seq = np.random.SeedSequence(seed).spawn(2)
-    rng = np.random.default_rng(generate_seq)
-    templates = mnist1d_templates(template_length)
-    y = rng.permutation(np.arange(n_samples) % 10).astype(np.int64)
-    sizes = rng.integers(low, high + 1, size=n_samples)
-    starts = rng.integers(0, sizes - template_length + 1)
-    amplitudes = rng.uniform(1 - amplitude_scale, 1 + amplitude_scale, size=n_samples)
-    slopes = rng.uniform(-shear, shear, size=n_samples)
-    noise = _smooth(rng.standard_normal((n_samples, high)), correlation_width)
+    import random
 
-    # Canvases of length `high`; sample i only uses its first sizes[i] points.
-    position = np.arange(high)[None, :]
-    offset = position - starts[:, None]
-    inside = (offset >= 0) & (offset < template_length)
-    pattern = templates[y[:, None], np.clip(offset, 0, template_length - 1)]
-    last = (sizes - 1)[:, None]
-    canvas = (
-        np.where(inside, amplitudes[:, None] * pattern, 0.0)
-        + slopes[:, None] * (2.0 * position / last - 1.0)
-        + correlated_noise * noise
-    )
-    # Linear resampling of points 0..sizes[i]-1 onto `length` points.
-    where = last * np.linspace(0.0, 1.0, length)[None, :]
-    left = np.minimum(np.floor(where).astype(np.int64), last - 1)
-    frac = where - left
-    x = (1.0 - frac) * np.take_along_axis(canvas, left, axis=1) + frac * np.take_along_axis(
-        canvas, left + 1, axis=1
-    )
-    x += white_noise * rng.standard_normal(x.shape)
-    x = x.astype(np.float32)
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    try:
+        raw = mnist1d_data.make_dataset(_Args(args))
+    finally:
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
+    x_all = np.asarray(raw["x"], dtype=np.float32)
+    y_all = np.asarray(raw["y"], dtype=np.int64)
+    n_val = int(round(validation_split * (len(x_all) + len(raw["x_test"]))))
+    if n_val >= len(x_all):
+        raise ValueError(f"load_mnist1d: validation_split={validation_split} leaves no training "
+                         f"data out of {len(x_all)} samples.")
+    split = len(x_all) - n_val
+    x_test = np.asarray(raw["x_test"], dtype=np.float32)
+    y_test = np.asarray(raw["y_test"], dtype=np.int64)
+    parts = [x_all[:split], x_all[split:], x_test]
     if sequence:
-        x = x[..., None]
-    return _make_dataset(
-        x, y, validation_split, test_split, np.random.default_rng(split_seq), 10, "mnist1d"
-    )
+        parts = [x[..., None] for x in parts]
+    return Dataset(parts[0], y_all[:split], parts[1], y_all[split:], parts[2], y_test,
+                   num_classes=10, name="mnist1d")
+
+
+class _Args:
+    """Attribute access to a dict, as ``make_dataset`` expects."""
+
+    def __init__(self, values):
+        self.__dict__.update(values)
 
 
 # ---------------------------------------------------------------------- keras

@@ -50,7 +50,7 @@ from linked_neurons.layers.diversity import (
     resolve_base,
 )
 
-#: The DiversityNN defaults (SPEC §4).
+#: The DiversityNN defaults (SPEC §4): the ``"paper"`` preset.
 PAPER_DEFAULTS = {
     "outer_steps": 300,
     "inner_epochs": 5,
@@ -63,6 +63,27 @@ PAPER_DEFAULTS = {
     "outer_momentum": 0.8,
     "clip": 0.1,
 }
+
+#: Settings of :func:`meta_learn` by preset name: ``"paper"`` (SPEC §4, 300
+#: outer steps of 5 inner epochs) and ``"quick"`` (20 outer steps of one
+#: inner epoch, the rest as in the paper; for examples and smoke runs).
+PRESETS = {
+    "paper": dict(PAPER_DEFAULTS),
+    "quick": dict(PAPER_DEFAULTS, outer_steps=20, inner_epochs=1),
+}
+
+
+def resolve_preset(preset, caller="meta_learn", **overrides):
+    """The settings of ``preset`` with the non-``None`` ``overrides`` applied.
+
+    Raises:
+        ValueError: For an unknown preset name.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"{caller}: `preset` must be one of {sorted(PRESETS)}, got {preset!r}.")
+    settings = dict(PRESETS[preset])
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    return settings
 
 
 # ----------------------------------------------------------------------------- autodiff
@@ -276,16 +297,16 @@ def meta_learn(
     hidden_units=50,
     hidden_activation="tanh",
     residual_scale=0.2,
-    outer_steps=300,
-    inner_epochs=5,
-    batch_size=200,
-    inner_hidden=200,
-    inner_lr=0.01,
-    inner_decay=0.8,
-    inner_eps=1e-8,
-    outer_lr=0.4,
-    outer_momentum=0.8,
-    clip=0.1,
+    outer_steps=None,
+    inner_epochs=None,
+    batch_size=None,
+    inner_hidden=None,
+    inner_lr=None,
+    inner_decay=None,
+    inner_eps=None,
+    outer_lr=None,
+    outer_momentum=None,
+    clip=None,
     first_order=False,
     max_inner_steps=None,
     resample_inner=True,
@@ -294,8 +315,13 @@ def meta_learn(
     verbose=1,
     save_path=None,
     layer=None,
+    preset="paper",
 ):
     """Learns K diverse activations by meta-learning (DiversityNN defaults).
+
+    The settings from ``outer_steps`` to ``clip`` default to ``None``, which
+    takes them from ``preset`` (:data:`PRESETS`); a value given explicitly
+    wins over the preset.
 
     Args:
         x_train, y_train: Training data of the inner classifiers (features
@@ -306,8 +332,9 @@ def meta_learn(
         n_activations: K; must divide ``inner_hidden``.
         hidden_units, hidden_activation, residual_scale: Sub-network
             settings (see :class:`~linked_neurons.layers.NeuralActivation`).
-        outer_steps: Number of outer (meta) steps (300 in the paper).
-        inner_epochs: Epochs of each inner training (5).
+        outer_steps: Number of outer (meta) steps (300 in the paper, 20 in
+            ``"quick"``).
+        inner_epochs: Epochs of each inner training (5; 1 in ``"quick"``).
         batch_size: Inner mini-batch size (200).
         inner_hidden: Hidden width of the inner classifier (200).
         inner_lr, inner_decay, inner_eps: RMSprop-like inner update.
@@ -326,6 +353,7 @@ def meta_learn(
             ``.json``) at the end.
         layer: An existing :class:`~linked_neurons.layers.NeuralActivation` to start from (its
             weights are used and updated); default a new one.
+        preset: ``"paper"`` (default) or ``"quick"``, see :data:`PRESETS`.
 
     Returns:
         A :class:`MetaLearningResult`.
@@ -347,6 +375,12 @@ def meta_learn(
         >>> result.layer.n_activations, result.curves(num_points=5)[1].shape
         (2, (2, 5))
     """
+    settings = resolve_preset(
+        preset, outer_steps=outer_steps, inner_epochs=inner_epochs, batch_size=batch_size,
+        inner_hidden=inner_hidden, inner_lr=inner_lr, inner_decay=inner_decay,
+        inner_eps=inner_eps, outer_lr=outer_lr, outer_momentum=outer_momentum, clip=clip)
+    (outer_steps, inner_epochs, batch_size, inner_hidden, inner_lr, inner_decay, inner_eps,
+     outer_lr, outer_momentum, clip) = (settings[k] for k in PAPER_DEFAULTS)
     backend = keras.backend.backend()
     autodiff = _Autodiff(backend, first_order)
     x_train = np.asarray(x_train, dtype=dtype)
@@ -383,7 +417,7 @@ def meta_learn(
         "inner_hidden": inner_hidden, "inner_lr": inner_lr, "inner_decay": inner_decay,
         "inner_eps": inner_eps, "outer_lr": outer_lr, "outer_momentum": outer_momentum,
         "clip": clip, "first_order": first_order, "inner_steps": n_inner, "seed": seed,
-        "resample_inner": resample_inner,
+        "resample_inner": resample_inner, "preset": preset,
         "backend": backend,
     }
     sizes = (x_train.shape[1], inner_hidden, n_classes)
@@ -537,13 +571,17 @@ def validation_configs(curves, base="sin", include_base=True):
 
 def validate(curves, x_train, y_train, x_test, y_test, base="sin", seeds=(0, 1, 2), epochs=5,
              batch_size=200, hidden=200, learning_rate=0.005, verbose=1, return_models=False,
-             jit_compile="auto"):
+             jit_compile="auto", optimizer="adam"):
     """Validation study: all K learned activations mixed vs each alone vs the base.
 
     Each configuration trains the same classifier ``d → hidden → classes``
-    (the activation after the hidden layer; K blocks in the mixed case) with
-    Adam at ``learning_rate`` for ``epochs`` epochs, once per seed
-    (``jit_compile`` is passed to ``Model.compile``).
+    (the activation after the hidden layer; K blocks in the mixed case) for
+    ``epochs`` epochs, once per seed (``jit_compile`` is passed to
+    ``Model.compile``), with ``optimizer``: ``"adam"`` (Adam at
+    ``learning_rate``), ``"inner"`` (the meta-learning's own update,
+    :class:`~linked_neurons.optimizers.InnerRMSprop` with the paper's lr 0.01
+    and decay 0.8, the regime the activations were learned in) or a
+    callable returning a new Keras optimizer.
 
     Returns:
         ``(rows, summary)``: ``rows`` a list of dicts
@@ -558,12 +596,24 @@ def validate(curves, x_train, y_train, x_test, y_test, base="sin", seeds=(0, 1, 
     n_classes = int(max(np.max(y_train), np.max(y_test))) + 1
     rows = []
     models = {}
+    if optimizer == "adam":
+        make_optimizer = lambda: keras.optimizers.Adam(learning_rate)  # noqa: E731
+    elif optimizer == "inner":
+        from linked_neurons.optimizers import InnerRMSprop
+
+        make_optimizer = lambda: InnerRMSprop(  # noqa: E731
+            PAPER_DEFAULTS["inner_lr"], PAPER_DEFAULTS["inner_decay"], PAPER_DEFAULTS["inner_eps"])
+    elif callable(optimizer):
+        make_optimizer = optimizer
+    else:
+        raise ValueError(f"validate: `optimizer` must be 'adam', 'inner' or a callable, got "
+                         f"{optimizer!r}.")
     configs = validation_configs(curves, base)
     for name, factory in configs.items():
         for seed in seeds:
             keras.utils.set_random_seed(seed)
             model = _classifier(x_train.shape[1], n_classes, hidden, factory(), seed)
-            model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+            model.compile(optimizer=make_optimizer(),
                           loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                           metrics=["accuracy"], jit_compile=jit_compile)
             hist = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, verbose=0,

@@ -1,5 +1,6 @@
 """Tests of linked_neurons.datasets: embedded data only, nothing is downloaded."""
 
+import importlib.util
 import sys
 
 import keras
@@ -104,6 +105,7 @@ def test_digits_without_sklearn_names_the_extra(monkeypatch):
 # ----------------------------------------------------------------------------- mnist1d
 @pytest.fixture(scope="module")
 def mnist1d():
+    pytest.importorskip("mnist1d")
     return datasets.load_mnist1d(n_samples=1000)
 
 
@@ -112,24 +114,55 @@ def test_mnist1d_shapes_dtypes_and_balance(mnist1d):
     assert mnist1d.name == "mnist1d"
     assert mnist1d.input_shape == (40,)
     assert (len(mnist1d.x_train), len(mnist1d.x_val), len(mnist1d.x_test)) == (600, 200, 200)
-    for y in (mnist1d.y_train, mnist1d.y_val, mnist1d.y_test):
-        counts = np.bincount(y, minlength=10)
-        assert counts.min() == counts.max()  # 100 per class, split 60/20/20
-    assert 0.1 < mnist1d.x_train.std() < 2.0
-    assert np.abs(mnist1d.x_train).max() < 10.0
+    y = np.concatenate([mnist1d.y_train, mnist1d.y_val, mnist1d.y_test])
+    assert np.bincount(y, minlength=10).tolist() == [100] * 10
+    x = np.concatenate([mnist1d.x_train, mnist1d.x_val, mnist1d.x_test])
+    np.testing.assert_allclose([x.mean(), x.std()], [0.0, 1.0], atol=1e-5)
 
 
-def test_mnist1d_default_size_and_sequence_layout():
-    data = datasets.load_mnist1d(sequence=True, seed=3)
-    _check_common(data)
-    assert data.input_shape == (40, 1)
-    assert len(data.x_train) + len(data.x_val) + len(data.x_test) == 4000
-    flat = datasets.load_mnist1d(seed=3)
-    np.testing.assert_array_equal(data.x_train[..., 0], flat.x_train)
+def test_load_mnist1d_equals_the_package_generator():
+    mnist1d_data = pytest.importorskip("mnist1d.data")
+    reference = mnist1d_data.make_dataset()  # seed 42, 5000 samples, 40 points
+    data = datasets.load("mnist1d", validation_split=0.0)
+    np.testing.assert_array_equal(data.x_train, reference["x"].astype(np.float32))
+    np.testing.assert_array_equal(data.y_train, reference["y"])
+    np.testing.assert_array_equal(data.x_test, reference["x_test"].astype(np.float32))
+    np.testing.assert_array_equal(data.y_test, reference["y_test"])
+    assert (len(data.x_train), len(data.x_val), len(data.x_test)) == (4000, 0, 1000)
+
+    # the default validation split is the tail of the package's training part
+    split = datasets.load("mnist1d")
+    np.testing.assert_array_equal(np.concatenate([split.x_train, split.x_val]), data.x_train)
+    np.testing.assert_array_equal(split.x_test, data.x_test)
+
+
+def test_load_mnist1d_passes_generator_arguments():
+    mnist1d_data = pytest.importorskip("mnist1d.data")
+    args = mnist1d_data.get_dataset_args()
+    args.num_samples, args.seed, args.shear_scale, args.final_seq_length = 500, 3, 0.1, 30
+    reference = mnist1d_data.make_dataset(args)
+    data = datasets.load_mnist1d(n_samples=500, seed=3, shear_scale=0.1, length=30,
+                                 validation_split=0.0, sequence=True)
+    assert data.input_shape == (30, 1)
+    np.testing.assert_array_equal(data.x_train[..., 0], reference["x"].astype(np.float32))
+    np.testing.assert_array_equal(data.y_test, reference["y_test"])
+
+
+def test_load_mnist1d_keeps_the_global_random_state():
+    pytest.importorskip("mnist1d")
+    import random
+
+    np.random.seed(7)
+    random.seed(7)
+    expected = np.random.random(), random.random()
+    np.random.seed(7)
+    random.seed(7)
+    datasets.load_mnist1d(n_samples=100)
+    assert (np.random.random(), random.random()) == expected
 
 
 def test_mnist1d_is_deterministic_per_seed(mnist1d):
-    _assert_same(mnist1d, datasets.load_mnist1d(n_samples=1000, seed=0))
+    _assert_same(mnist1d, datasets.load_mnist1d(n_samples=1000, seed=42))
     other = datasets.load_mnist1d(n_samples=1000, seed=1)
     assert not np.allclose(mnist1d.x_train, other.x_train)
 
@@ -139,29 +172,11 @@ def test_mnist1d_splits_are_disjoint(mnist1d):
     assert len(set(rows)) == len(rows) == 1000
 
 
-def test_mnist1d_without_jitter_is_the_resampled_template():
-    data = datasets.load_mnist1d(
-        n_samples=100,
-        canvas_length=(12, 12),
-        amplitude_scale=0.0,
-        shear=0.0,
-        correlated_noise=0.0,
-        white_noise=0.0,
-        length=40,
-    )
-    templates = datasets.mnist1d_templates(12)
-    expected = np.stack([np.interp(np.linspace(0, 11, 40), np.arange(12), t) for t in templates])
-    x = np.concatenate([data.x_train, data.x_val, data.x_test])
-    y = np.concatenate([data.y_train, data.y_val, data.y_test])
-    np.testing.assert_allclose(x, expected[y], atol=1e-6)
-
-
-def test_mnist1d_classes_differ_from_each_other():
-    templates = datasets.mnist1d_templates()
-    assert templates.shape == (10, 12)
-    np.testing.assert_allclose(np.abs(templates).max(axis=1), 1.0)
-    distances = np.linalg.norm(templates[:, None] - templates[None], axis=-1)
-    assert distances[~np.eye(10, dtype=bool)].min() > 0.5
+def test_mnist1d_without_the_package_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mnist1d", None)
+    monkeypatch.setitem(sys.modules, "mnist1d.data", None)
+    with pytest.raises(ImportError, match=r"load_mnist1d.*mnist1d.*linked_neurons\[experiments\]"):
+        datasets.load("mnist1d")
 
 
 @pytest.mark.parametrize(
@@ -169,15 +184,14 @@ def test_mnist1d_classes_differ_from_each_other():
     [
         {"n_samples": 5},
         {"length": 1},
-        {"canvas_length": (10, 60)},
-        {"canvas_length": (50, 40)},
-        {"amplitude_scale": 1.0},
-        {"white_noise": -1.0},
-        {"validation_split": 0.9, "test_split": 0.2},
+        {"train_split": 1.0},
+        {"validation_split": 0.8},
+        {"validation_split": -0.1},
+        {"noise": 1.0},
     ],
 )
 def test_mnist1d_rejects_bad_arguments(kwargs):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="load_mnist1d|validation_split"):
         datasets.load_mnist1d(**kwargs)
 
 
@@ -188,8 +202,9 @@ def test_available_lists_embedded_first():
 
 
 def test_load_dispatches_by_name():
-    data = datasets.load("MNIST-1D", n_samples=200, seed=2)
-    _assert_same(data, datasets.load_mnist1d(n_samples=200, seed=2))
+    if importlib.util.find_spec("mnist1d") is not None:
+        data = datasets.load("MNIST-1D", n_samples=200, seed=2)
+        _assert_same(data, datasets.load_mnist1d(n_samples=200, seed=2))
     pytest.importorskip("sklearn")
     assert datasets.load("digits", image=False).input_shape == (64,)
 

@@ -199,19 +199,62 @@ def test_validation_study_configs_and_summary():
         assert s["runs"] == 2 and 0.0 <= s["mean"] <= 1.0
 
 
+def test_validation_with_the_inner_optimizer():
+    x, y = _synthetic(200)
+    grid = np.linspace(-5, 5, 21)
+    single = InterpolatedActivation(np.tanh(grid))
+    used = []
+
+    def factory():
+        used.append(1)
+        return keras.optimizers.SGD(0.1)
+
+    rows, summary = diversity.validate(single, x[:160], y[:160], x[160:], y[160:], seeds=(0,),
+                                       epochs=1, batch_size=40, hidden=8, verbose=0,
+                                       optimizer="inner")
+    assert [s["runs"] for s in summary] == [1, 1]
+    diversity.validate(single, x[:160], y[:160], x[160:], y[160:], seeds=(0,), epochs=1,
+                       batch_size=40, hidden=8, verbose=0, optimizer=factory)
+    assert len(used) == 2  # one new optimizer per configuration and seed
+    with pytest.raises(ValueError, match="validate.*optimizer.*'sgd'"):
+        diversity.validate(single, x, y, x, y, optimizer="sgd", verbose=0)
+
+
 def test_unsupported_backend_is_a_clear_error():
     with pytest.raises(NotImplementedError, match="meta_learn.*nested automatic"):
         diversity._Autodiff("numpy", False)
 
 
-def test_paper_defaults_are_the_function_defaults():
+def test_presets_paper_is_the_default_and_explicit_values_win():
     import inspect
 
     signature = inspect.signature(diversity.meta_learn)
-    for name, value in diversity.PAPER_DEFAULTS.items():
-        assert signature.parameters[name].default == value
+    assert signature.parameters["preset"].default == "paper"
+    assert diversity.PRESETS["paper"] == diversity.PAPER_DEFAULTS
+    assert diversity.PAPER_DEFAULTS["outer_steps"] == 300
+    assert diversity.resolve_preset("paper") == diversity.PAPER_DEFAULTS
+    quick = diversity.resolve_preset("quick", clip=0.5, outer_lr=None)
+    assert (quick["outer_steps"], quick["inner_epochs"], quick["clip"]) == (20, 1, 0.5)
+    assert quick["outer_lr"] == diversity.PAPER_DEFAULTS["outer_lr"]
+    with pytest.raises(ValueError, match="meta_learn.*preset.*'fast'"):
+        diversity.meta_learn(*_synthetic(100), preset="fast", verbose=0)
     assert signature.parameters["base"].default == "sin"
-    assert keras.backend.backend() in ("tensorflow", "jax", "torch")
+
+
+def test_quick_preset_lowers_the_outer_loss_on_mnist1d():
+    """The quick preset's settings (one inner epoch, paper learning rates) on a
+    slice of MNIST-1D: with the inner problem held fixed, a few outer steps
+    lower the outer loss."""
+    pytest.importorskip("mnist1d")
+    from linked_neurons.datasets import load_mnist1d
+
+    data = load_mnist1d(n_samples=1000, validation_split=0.0)
+    result = diversity.meta_learn(data.x_train, data.y_train, preset="quick", outer_steps=4,
+                                  resample_inner=False, seed=0, verbose=0)
+    assert result.config["preset"] == "quick" and result.config["inner_steps"] == 4
+    losses = np.asarray(result.history["outer_loss"])
+    assert np.all(np.diff(losses) < 0), losses  # falls at every step
+    assert losses[-1] < losses[0] - 5e-4, losses
 
 
 def test_docstrings():

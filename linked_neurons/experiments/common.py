@@ -280,7 +280,8 @@ def write_history(histories, path):
     return path
 
 
-def plot_curves(histories, path, metrics=("val_accuracy", "val_loss"), title=None, dashed=()):
+def plot_curves(histories, path, metrics=("val_accuracy", "val_loss"), title=None, dashed=(),
+                chance=None):
     """Plots metrics against epochs, one line per label, one panel per metric.
 
     Needs matplotlib (``pip install -e ".[experiments]"``); without
@@ -292,12 +293,15 @@ def plot_curves(histories, path, metrics=("val_accuracy", "val_loss"), title=Non
         metrics: Metric names, one panel each.
         title: Optional figure title.
         dashed: Labels drawn with dashed lines (e.g. the baselines).
+        chance: Optional chance accuracy, drawn as a labelled line on the
+            accuracy panels when it lies within their range.
 
     Returns:
         ``path``, or None when matplotlib is missing.
     """
     try:
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         return None
     figure = Figure(figsize=(5.0 * len(metrics), 4.0), layout="constrained")
@@ -312,8 +316,13 @@ def plot_curves(histories, path, metrics=("val_accuracy", "val_loss"), title=Non
                 linestyle="--" if label in dashed else "-",
                 marker="." if len(values) < 3 else None,
             )
+        if chance is not None and metric.endswith("accuracy"):
+            low, high = axis.get_ylim()
+            if low <= chance <= high:
+                axis.axhline(chance, color="k", linestyle=":", label=f"chance ({chance:.2f})")
         axis.set_xlabel("epoch")
         axis.set_ylabel(metric.replace("_", " "))
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
     axes[0].legend(fontsize="small")
     if title:

@@ -1,8 +1,9 @@
 """LEAF and AHAF against fixed activations (Bodyanskiy & Kostiuk; SPEC §3).
 
-``python -m linked_neurons.experiments leaf`` trains LeNet-5 and KerasNet
-(:mod:`linked_neurons.models`) with, for each initial activation (``relu``
-and ``tanh`` by default, ``--inits relu silu tanh sigmoid`` for all four):
+``python -m linked_neurons.experiments leaf`` trains LeNet-5 (and, with
+``--networks lenet5 kerasnet``, KerasNet; :mod:`linked_neurons.models`) with,
+for each initial activation (``relu`` and ``tanh`` by default, ``--inits relu
+silu tanh sigmoid`` for all four), the variants of the paper:
 
 - ``relu`` and ``silu``: the base activation, AHAF, AHAF+DSPT, LEAF+P24Sl
   and LEAF+DSPT+P24Sl;
@@ -12,13 +13,20 @@ and ``tanh`` by default, ``--inits relu silu tanh sigmoid`` for all four):
 where AHAF/LEAF start from that activation (their "relu", "silu", "tanh" or
 "sigmoid" init), P24Sl trains LEAF's p2 and p4 with a slower learning rate
 (:func:`~linked_neurons.training.p24sl_optimizer`) and DSPT is double-stage
-parameter tuning (:class:`~linked_neurons.training.DSPTMixin`). It writes,
+parameter tuning (:class:`~linked_neurons.training.DSPTMixin`). The default
+run trains base, AHAF and LEAF+P24Sl (``--variants`` adds the DSPT ones)
+with the paper's five seeds, 42, 100, 128, 1999 and 7823, for 20 epochs, so
+that each variant can be compared with its base seed by seed. It writes,
 under ``results/leaf``:
 
 - ``leaf_<dataset>.csv`` / ``.md``: per network, init and variant, the best
   validation accuracy and its epoch, the final validation and test accuracy
   (mean and standard deviation over the seeds), seconds per epoch and the
   parameter counts;
+- ``leaf_<dataset>_paired.csv`` / ``.md``: every variant minus its base
+  (e.g. "LEAF+P24Sl - tanh"), seed by seed, for the test accuracy and the
+  best validation accuracy: mean difference, 95 % Student-t interval, paired
+  t-test p-value and a verdict (:mod:`linked_neurons.stats`);
 - ``leaf_<dataset>_runs.csv``: the same for every seed;
   ``leaf_<dataset>_history.csv``: every epoch's metrics;
 - ``leaf_<dataset>_<network>_<init>_curves.png``: validation accuracy and
@@ -28,8 +36,8 @@ under ``results/leaf``:
   base activation (first seed).
 
 Data: by default the embedded 8x8 digits, upscaled (bilinear) to 16x16, the
-smallest size LeNet-5 takes, so that the default run (16 models, 5
-epochs) stays under 10 minutes on 2 CPU cores (``--image-size 28`` gives both networks
+smallest size LeNet-5 takes, so that the default run (5 variants x 5 seeds,
+20 epochs) takes about 20 minutes on 2 CPU cores (``--image-size 28`` gives both networks
 exactly the layer sizes and parameter counts they have on Fashion-MNIST, at
 about three times the cost); ``--dataset fashion_mnist`` or ``cifar10`` use
 the paper's datasets when Keras has them. The training split is shuffled every
@@ -43,9 +51,11 @@ rate 1e-3 and seeds 42, 100, 128, 1999 and 7823:
 .. code-block:: console
 
    python -m linked_neurons.experiments leaf --dataset fashion_mnist \\
-       --epochs 100 --batch-size 128 --seeds 42 100 128 1999 7823
+       --epochs 100 --batch-size 128 --networks lenet5 kerasnet \\
+       --variants base ahaf ahaf_dspt leaf_p24sl leaf_dspt_p24sl
    python -m linked_neurons.experiments leaf --dataset cifar10 \\
-       --epochs 100 --batch-size 128 --seeds 42 100 128 1999 7823
+       --epochs 100 --batch-size 128 --networks lenet5 kerasnet \\
+       --variants base ahaf ahaf_dspt leaf_p24sl leaf_dspt_p24sl
    # the stability study: RMSprop, learning rate 1e-4 (p2, p4: 1e-5)
    python -m linked_neurons.experiments leaf --dataset cifar10 --optimizer rmsprop
 
@@ -90,9 +100,14 @@ _VARIANT_LABELS = {
     "leaf_dspt_p24sl": "LEAF+DSPT+P24Sl",
 }
 _BASE_LABELS = {"relu": "ReLU", "silu": "SiLU", "tanh": "tanh", "sigmoid": "sigmoid"}
-DEFAULT_EPOCHS = 5
+#: Networks and variants of the default (verdict) run; ``--networks`` and
+#: ``--variants`` select the others (KerasNet, the DSPT variants).
+DEFAULT_NETWORKS = ("lenet5",)
+DEFAULT_VARIANTS = ("base", "ahaf", "leaf_p24sl")
+DEFAULT_EPOCHS = 20
 DEFAULT_BATCH_SIZE = 64
-DEFAULT_SEEDS = (42,)
+#: The paper's seeds.
+DEFAULT_SEEDS = (42, 100, 128, 1999, 7823)
 #: Side of the upscaled embedded digits (28 gives the networks their Fashion-MNIST sizes).
 DEFAULT_IMAGE_SIZE = 16
 DEFAULT_OUTPUT_DIR = os.path.join("results", "leaf")
@@ -115,6 +130,19 @@ COLUMNS = (
     ("seconds_per_epoch", "s/epoch"),
     ("activation_params", "act. params"),
     ("params", "params"),
+)
+#: Columns of the paired table (every variant minus the base, seed by seed).
+PAIRED_COLUMNS = (
+    ("network", "network"),
+    ("init", "init"),
+    ("comparison", "comparison"),
+    ("metric", "metric"),
+    ("seeds", "seeds"),
+    ("mean_difference", "mean diff."),
+    ("ci", "95% CI"),
+    ("std_difference", "std of diff."),
+    ("p_value", "p (paired t)"),
+    ("verdict", "verdict"),
 )
 
 
@@ -346,24 +374,26 @@ def plot_shapes(model, init, path, title=None, neurons=5, x_range=(-10.0, 4.0)):
     except ImportError:
         return None
     x = np.linspace(*x_range, 281)
-    figure = Figure(figsize=(2.6 * len(layers), 2.5), layout="constrained")
+    # at least 4.5 in x 100 dpi = 450 px high; one panel per activation layer
+    figure = Figure(figsize=(3.6 * len(layers), 4.5), layout="constrained")
     axes = figure.subplots(1, len(layers), squeeze=False)[0]
     for number, (axis, layer) in enumerate(zip(axes, layers), start=1):
         indices, curves = activation_curves(layer, x, neurons)
         for index, curve in zip(indices, curves.T):
-            axis.plot(x, curve, linewidth=1.0, label=f"neuron {index}")
-        axis.plot(x, _BASE_FUNCTIONS[init](x), "k--", linewidth=1.0, label=_BASE_LABELS[init])
-        axis.set_title(f"activation {number}", fontsize="small")
-        axis.set_xlabel("x", fontsize="small")
-        axis.tick_params(labelsize="x-small")
+            axis.plot(x, curve, linewidth=1.5, label=f"neuron {index}")
+        axis.plot(x, _BASE_FUNCTIONS[init](x), "k--", linewidth=2.0,
+                  label=f"{_BASE_LABELS[init]} (initial)")
+        axis.set_title(f"activation layer {number} ({layer.name})")
+        axis.set_xlabel("input x")
+        axis.set_ylabel("activation output")
         axis.grid(alpha=0.3)
-    axes[0].legend(fontsize="xx-small")
+        axis.legend(fontsize="small")
     if title:
-        figure.suptitle(title, fontsize="small")
+        figure.suptitle(title)
     folder = os.path.dirname(path)
     if folder:
         os.makedirs(folder, exist_ok=True)
-    figure.savefig(path, dpi=80)
+    figure.savefig(path, dpi=100)
     return path
 
 
@@ -431,6 +461,26 @@ def _aggregate(runs):
     return table
 
 
+def paired_rows(runs, metrics=("test_accuracy", "best_val_accuracy")):
+    """Every variant minus its base (same network and init), paired by seed.
+
+    Returns:
+        Rows of :func:`linked_neurons.stats.paired_table` with ``"metric"``,
+        ``"comparison"`` (e.g. ``"AHAF - ReLU"``) and ``"ci"`` (text) added;
+        empty with fewer than two seeds.
+    """
+    from linked_neurons.stats import paired_table
+
+    rows = []
+    for metric in metrics:
+        for row in paired_table(runs, lambda key: _BASE_LABELS[key[1]], metric,
+                                config_key="label", group_keys=("network", "init")):
+            rows.append({**row, "metric": metric,
+                         "comparison": f"{row['config']} - {row['baseline']}",
+                         "ci": f"[{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]"})
+    return rows
+
+
 def _check_choice(values, allowed, what):
     values = tuple(values)
     unknown = [v for v in values if v not in allowed]
@@ -445,9 +495,9 @@ def _check_choice(values, allowed, what):
 
 def run_leaf(
     dataset="digits",
-    networks=NETWORKS,
+    networks=DEFAULT_NETWORKS,
     inits=DEFAULT_INITS,
-    variants=None,
+    variants=DEFAULT_VARIANTS,
     seeds=DEFAULT_SEEDS,
     epochs=DEFAULT_EPOCHS,
     batch_size=DEFAULT_BATCH_SIZE,
@@ -466,13 +516,16 @@ def run_leaf(
     Args:
         dataset: ``"digits"`` (default, embedded), ``"fashion_mnist"``,
             ``"cifar10"`` or ``"mnist"`` (see :func:`load_images`).
-        networks: Subset of :data:`NETWORKS`.
+        networks: Subset of :data:`NETWORKS` (default LeNet-5 only).
         inits: Subset of :data:`INITS` (default :data:`DEFAULT_INITS`:
             ``relu`` and ``tanh``; all four take twice as long).
-        variants: Subset of :data:`VARIANTS` (None: all); variants the paper
-            does not train for an init are skipped.
-        seeds: Model seeds (``keras.utils.set_random_seed``); the data split
-            is the same for all.
+        variants: Subset of :data:`VARIANTS` (default
+            :data:`DEFAULT_VARIANTS`: base, AHAF and LEAF+P24Sl; None: all);
+            variants the paper does not train for an init are skipped.
+        seeds: Model seeds (``keras.utils.set_random_seed``; default the
+            paper's five); the data split is the same for all. With two
+            seeds or more every variant is compared with its base seed by
+            seed (:func:`linked_neurons.stats.paired_table`).
         epochs: Training epochs.
         batch_size: Training batch size.
         optimizer: ``"adam"`` or ``"rmsprop"``.
@@ -489,7 +542,8 @@ def run_leaf(
 
     Returns:
         ``(table, runs)``: the aggregated rows (one per network, init and
-        variant) and one row per run.
+        variant) and one row per run. The paired comparisons are written to
+        ``leaf_<dataset>_paired.csv``/``.md``.
 
     Raises:
         ValueError: For unknown names, or a dataset without images or
@@ -552,9 +606,18 @@ def run_leaf(
         "(Adam) or base/10 (RMSprop); DSPT: activation parameters, then the other weights, "
         "on every batch.",
     )
+    paths = []
     title = f"LEAF and AHAF on {data.name}"
+    paired = paired_rows(runs)
+    if paired:
+        paths.extend(common.write_tables(
+            paired, f"{stem}_paired", PAIRED_COLUMNS,
+            title=f"LEAF and AHAF minus their base, paired by seed, on {data.name}",
+            notes=notes[:1] + ("mean diff.: mean over the seeds of (variant - base); 95% CI: "
+                               "Student-t interval of that mean; verdict: which is better when "
+                               "the interval excludes 0.",)))
     columns = COLUMNS if len(seeds) > 1 else tuple(c for c in COLUMNS if c[1] != "±")
-    paths = list(common.write_tables(table, stem, columns, title=title, notes=notes))
+    paths += list(common.write_tables(table, stem, columns, title=title, notes=notes))
     paths.append(common.write_tables(runs, f"{stem}_runs", COLUMNS[:3] + (
         ("seed", "seed"), ("best_val_accuracy", "best val acc"), ("best_epoch", "best epoch"),
         ("test_accuracy", "test acc")))[0])
@@ -567,8 +630,9 @@ def run_leaf(
             mean = {label: _mean_history(hs) for label, hs in by_label.items()}
             paths.append(common.plot_curves(
                 mean, f"{stem}_{network}_{init}_curves.png",
-                title=f"{network}, {_BASE_LABELS[init]} init, {data.name}",
-                dashed=[_BASE_LABELS[init]]))
+                title=f"{network}, {_BASE_LABELS[init]} init, {data.name} (mean of "
+                      f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''})",
+                dashed=[_BASE_LABELS[init]], chance=1.0 / data.num_classes))
         for (network, init, variant), model in firsts.items():
             paths.append(plot_shapes(
                 model, init, f"{stem}_{network}_{init}_{variant}_shapes.png",
@@ -578,6 +642,9 @@ def run_leaf(
         print()
         print(common.markdown_table(table, columns))
         print()
+        if paired:
+            print(common.markdown_table(paired, PAIRED_COLUMNS))
+            print()
         written = [p for p in paths if p is not None]
         for path in written:
             print(f"wrote {path}")
@@ -595,22 +662,26 @@ def register(subparsers):
         help="LEAF and AHAF vs fixed activations on LeNet-5 and KerasNet",
         description=(
             "Trains LeNet-5 and KerasNet with fixed activations, AHAF, AHAF+DSPT, LEAF+P24Sl "
-            "and LEAF+DSPT+P24Sl (SPEC section 3) and writes tables and plots. Full paper "
-            "run: --dataset fashion_mnist (or cifar10) --epochs 100 --batch-size 128 "
-            "--seeds 42 100 128 1999 7823."
+            "and LEAF+DSPT+P24Sl (SPEC section 3) and writes tables, paired comparisons and "
+            "plots. Full paper run: --dataset fashion_mnist (or cifar10) --epochs 100 "
+            "--batch-size 128 --networks lenet5 kerasnet --variants base ahaf ahaf_dspt "
+            "leaf_p24sl leaf_dspt_p24sl."
         ),
     )
     common.add_common_arguments(parser, DEFAULT_OUTPUT_DIR, DEFAULT_EPOCHS,
                                 batch_size=DEFAULT_BATCH_SIZE, dataset="digits")
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
-                        help="model seeds (default: --seed if given, else 42)")
-    parser.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=NETWORKS,
-                        help="networks (default: lenet5 kerasnet)")
+                        help="model seeds (default: --seed if given, else the paper's 42 100 "
+                             "128 1999 7823)")
+    parser.add_argument("--networks", nargs="+", default=list(DEFAULT_NETWORKS),
+                        choices=NETWORKS, help="networks (default: lenet5; also kerasnet)")
     parser.add_argument("--inits", nargs="+", default=list(DEFAULT_INITS), choices=INITS,
                         help="initial activations (default: relu tanh; all: relu silu tanh "
                              "sigmoid)")
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS,
-                        help="variants (default: all that apply to each init)")
+    parser.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS),
+                        choices=VARIANTS,
+                        help="variants (default: base ahaf leaf_p24sl; those that apply to "
+                             "each init are trained)")
     parser.add_argument("--optimizer", default="adam", choices=("adam", "rmsprop"),
                         help="adam (lr 1e-3) or rmsprop (lr 1e-4, the stability study)")
     parser.add_argument("--learning-rate", type=float, default=None,

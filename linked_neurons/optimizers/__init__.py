@@ -1,4 +1,5 @@
-"""Optimizers for Keras 3: :class:`RAdam` and the :class:`Lookahead` wrapper.
+"""Optimizers for Keras 3: :class:`RAdam`, the :class:`Lookahead` wrapper and
+:class:`InnerRMSprop` (the inner update of the diversity meta-learning).
 
 Both are ``keras.optimizers.Optimizer`` subclasses that run on the
 TensorFlow, JAX and PyTorch backends. They are registered with Keras on
@@ -28,10 +29,11 @@ Example:
 
 import keras
 
+from linked_neurons.optimizers.inner_rmsprop import InnerRMSprop
 from linked_neurons.optimizers.lookahead import Lookahead
 from linked_neurons.optimizers.radam import RAdam
 
-__all__ = ["Lookahead", "RAdam"]
+__all__ = ["InnerRMSprop", "Lookahead", "RAdam"]
 
 # keras.optimizers.get resolves a bare string through the global custom objects.
 keras.saving.get_custom_objects().update({"radam": RAdam, "lookahead": Lookahead})

@@ -120,6 +120,8 @@ def test_small_run_writes_tables_and_plots(tmp_path):
                    "_lenet5_relu_leaf_dspt_p24sl_shapes.png"):
         assert os.path.getsize(stem + suffix) > 0, suffix
     assert not os.path.exists(stem + "_lenet5_relu_base_shapes.png")
+    image = pytest.importorskip("matplotlib.image")
+    assert image.imread(stem + "_lenet5_relu_leaf_dspt_p24sl_shapes.png").shape[0] >= 400
     table = _read_csv(stem + ".csv")
     assert [row["label"] for row in table] == ["ReLU", "LEAF+DSPT+P24Sl"]
     for row in table:
@@ -137,6 +139,16 @@ def test_small_run_writes_tables_and_plots(tmp_path):
     assert re.search(r"seeds 3, 4", markdown)
     history = _read_csv(stem + "_history.csv")
     assert len(history) == 4 * 2
+    # the variant minus the base, paired by seed, for both metrics
+    paired = _read_csv(stem + "_paired.csv")
+    assert [(r["comparison"], r["metric"]) for r in paired] == [
+        ("LEAF+DSPT+P24Sl - ReLU", "test_accuracy"),
+        ("LEAF+DSPT+P24Sl - ReLU", "best_val_accuracy")]
+    by_seed = {(r["label"], int(r["seed"])): float(r["test_accuracy"]) for r in runs}
+    diffs = [by_seed["LEAF+DSPT+P24Sl", k] - by_seed["ReLU", k] for k in (3, 4)]
+    assert float(paired[0]["mean_difference"]) == pytest.approx(np.mean(diffs), abs=1e-6)
+    assert float(paired[0]["ci_low"]) <= np.mean(diffs) <= float(paired[0]["ci_high"])
+    assert "95% CI" in open(stem + "_paired.md").read()
 
 
 def test_bad_arguments():
@@ -169,14 +181,17 @@ def test_example_script():
 
 @pytest.mark.slow
 def test_default_run(tmp_path):
-    """The full default configuration (documented to take under 10 minutes on 2 cores)."""
+    """The full default configuration (documented to take about 20 minutes on 2 cores)."""
     out = str(tmp_path / "leaf")
     result = run_python("-m", "linked_neurons.experiments", "leaf", "--quiet",
                         "--output-dir", out, timeout=1800)
     table = _read_csv(os.path.join(out, "leaf_digits16.csv"))
-    assert len(table) == 2 * (5 + 3)  # (lenet5, kerasnet) x (relu: 5 variants, tanh: 3)
+    assert len(table) == 3 + 2  # lenet5: relu (base, AHAF, LEAF+P24Sl), tanh (base, LEAF+P24Sl)
     for row in table:
         assert float(row["test_accuracy"]) > 0.3, row
+        assert int(row["seeds"]) == 5
+    paired = _read_csv(os.path.join(out, "leaf_digits16_paired.csv"))
+    assert len(paired) == 2 * 3  # (AHAF, LEAF - ReLU; LEAF - tanh) x (test, best val)
     pngs = [name for name in os.listdir(out) if name.endswith(".png")]
-    assert len(pngs) == 2 * 2 + 2 * (4 + 2)  # curves, and shapes of the learnable variants
+    assert len(pngs) == 2 + 3  # curves per init, and shapes of the learnable variants
     assert "wrote" in result.stdout
