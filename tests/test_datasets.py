@@ -175,7 +175,7 @@ def test_mnist1d_splits_are_disjoint(mnist1d):
 def test_mnist1d_without_the_package_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "mnist1d", None)
     monkeypatch.setitem(sys.modules, "mnist1d.data", None)
-    with pytest.raises(ImportError, match=r"load_mnist1d.*mnist1d.*linked_neurons\[experiments\]"):
+    with pytest.raises(ImportError, match=r"load_mnist1d.*mnist1d.*\.\[experiments\]"):
         datasets.load("mnist1d")
 
 
