@@ -50,7 +50,7 @@ from linked_neurons.layers.diversity import (
     resolve_base,
 )
 
-#: The DiversityNN defaults (SPEC §4): the ``"paper"`` preset.
+#: The settings of the DiversityNN paper, used by the ``"paper"`` preset.
 PAPER_DEFAULTS = {
     "outer_steps": 300,
     "inner_epochs": 5,

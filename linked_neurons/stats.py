@@ -113,8 +113,8 @@ def paired_table(rows, baseline, metric, config_key="config", seed_key="seed", g
         confidence: Level of the intervals.
 
     Returns:
-        A list of dicts, one per group and non-baseline configuration:
-        the group keys, ``"config"``, ``"baseline"``, ``"seeds"``,
+        One dict per group and non-baseline configuration, holding the
+        group keys, ``"config"``, ``"baseline"``, ``"seeds"``,
         ``"config_mean"``, ``"baseline_mean"``, ``"mean_difference"``,
         ``"std_difference"``, ``"ci_low"``, ``"ci_high"``, ``"p_value"`` and
         ``"verdict"``. Only seeds present for both are paired.

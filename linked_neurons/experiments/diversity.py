@@ -74,7 +74,7 @@ def register(subparsers):
     parser.set_defaults(run=run)
 
 
-#: Settings of the command by preset: ``quick`` (default) and ``paper``.
+#: The command's settings for each preset, ``quick`` (default) and ``paper``.
 CLI_PRESETS = {
     "quick": {"samples": 5000, "outer_steps": 20, "inner_epochs": 1, "batch_size": 200,
               "epochs": 20, "seeds": [0, 1, 2]},

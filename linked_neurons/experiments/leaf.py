@@ -103,6 +103,7 @@ _BASE_LABELS = {"relu": "ReLU", "silu": "SiLU", "tanh": "tanh", "sigmoid": "sigm
 #: Networks and variants of the default (verdict) run; ``--networks`` and
 #: ``--variants`` select the others (KerasNet, the DSPT variants).
 DEFAULT_NETWORKS = ("lenet5",)
+#: Variants of the default (verdict) run.
 DEFAULT_VARIANTS = ("base", "ahaf", "leaf_p24sl")
 DEFAULT_EPOCHS = 20
 DEFAULT_BATCH_SIZE = 64
