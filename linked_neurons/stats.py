@@ -34,7 +34,8 @@ class PairedComparison:
         n: Number of pairs.
         mean: Mean difference.
         std: Standard deviation of the differences (``ddof=1``).
-        low, high: Confidence interval of the mean difference.
+        low: Lower end of the confidence interval of the mean difference.
+        high: Upper end of that interval.
         confidence: Its level (e.g. 0.95).
         t: Paired t statistic (``nan`` when every difference is equal).
         p_value: Two-sided p-value of the paired t-test (``nan`` likewise).
