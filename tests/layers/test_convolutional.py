@@ -350,7 +350,7 @@ def test_other_implementations_equal_groups(kwargs, data_format, impl):
     for layer in (groups, padded):
         def loss(*w, layer=layer):
             y, _ = layer.stateless_call(list(w), [], x)
-            return ops.sum(y * upstream)
+            return ops.sum(y * ops.cast(upstream, y.dtype))
 
         grads.append(value_and_grads(loss, layer.get_weights())[1])
     for a, b in zip(*grads):
