@@ -26,6 +26,7 @@ def _tables(text):
     return rows
 
 
+@pytest.mark.slow  # whole-command smoke run (~10 s); .ci/run's slow step runs it
 def test_small_ops_and_mixconv(tmp_path):
     out = tmp_path / "small.md"
     gpu = _load()

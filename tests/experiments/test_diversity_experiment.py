@@ -27,6 +27,7 @@ def _read_csv(path):
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.slow  # whole-command smoke run (~10 s); .ci/run's slow step runs it
 @needs_tf
 def test_tiny_run_writes_tables_curves_and_plots(tmp_path, capsys):
     out = str(tmp_path / "diversity")
@@ -82,6 +83,7 @@ def test_quick_preset_run_under_five_cpu_minutes(tmp_path):
     assert len(result["history"]["outer_loss"]) == 20
 
 
+@pytest.mark.slow  # whole-command smoke run (~10 s); .ci/run's slow step runs it
 @needs_tf
 def test_replot_redraws_from_the_written_files(tmp_path):
     out = str(tmp_path / "d")

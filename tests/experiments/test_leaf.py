@@ -107,6 +107,7 @@ def test_learned_shapes_follow_the_layer_formulas():
     np.testing.assert_allclose(curves, y, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow  # whole-command smoke run (~10 s); .ci/run's slow step runs it
 def test_small_run_writes_tables_and_plots(tmp_path):
     """A tiny configuration through the command line: base and LEAF+DSPT+P24Sl, two seeds."""
     out = str(tmp_path / "leaf")
