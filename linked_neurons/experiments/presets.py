@@ -82,14 +82,13 @@ PRESETS = {
 }
 
 #: Seconds per network on two cores with the digits preset's image size:
-#: ``(setup, epoch)``. Depth, width and shift: the CPU time (user + system)
-#: of their default runs halved; params and speed: wall times of earlier runs
-#: on a shared 2-core machine (params 11 min for 12 networks of 20 epochs at
-#: 16x16, speed 5 min for 7 networks of 12 epochs at 16x16).
+#: ``(setup, epoch)``. Depth, width, params and shift: the CPU time (user +
+#: system) of their default runs halved; speed: the wall time of an earlier
+#: run on a shared 2-core machine (5 min for 7 networks of 12 epochs at 16x16).
 COST = {
     "depth": (10.0, 1.8),
     "width": (1.0, 0.11),
-    "params": (5.0, 2.5),
+    "params": (1.0, 0.6),
     "shift": (1.5, 0.38),
     "speed": (10.0, 2.8),
 }
