@@ -82,17 +82,14 @@ PRESETS = {
 }
 
 #: Seconds per network on two cores with the digits preset's image size:
-#: ``(setup, epoch)``. Depth: the default run's CPU time (user + system)
-#: halved; the others: wall times of earlier runs of the studies on the
-#: shared 2-core machine (width 13 min for 48 networks of 10 epochs at 8x8,
-#: params 11 min for 12 networks of 20 epochs at 16x16, shift 8 min for 24
-#: networks of 10 epochs at 8x8, speed 5 min for 7 networks of 12 epochs at
-#: 16x16).
+#: ``(setup, epoch)``. Depth, width, params and shift: the CPU time (user +
+#: system) of their default runs halved; speed: the wall time of an earlier
+#: run on a shared 2-core machine (5 min for 7 networks of 12 epochs at 16x16).
 COST = {
     "depth": (10.0, 1.8),
-    "width": (3.0, 1.3),
-    "params": (5.0, 2.5),
-    "shift": (5.0, 1.5),
+    "width": (1.0, 0.11),
+    "params": (1.0, 0.6),
+    "shift": (1.5, 0.38),
     "speed": (10.0, 2.8),
 }
 _DIGITS_TRAIN_PIXELS = 1079 * 8 * 8  # the digits training split at 8x8
