@@ -289,8 +289,9 @@ def diagnose(
     ``..._diagnose.md`` (per variant: medians over the seeds).
 
     Args:
-        dataset, depth, width, kernel_initializer, image_size,
-            max_train_samples, output_dir: As :func:`run_depth`.
+        dataset: As :func:`run_depth`; so are ``depth``, ``width``,
+            ``kernel_initializer``, ``image_size``, ``max_train_samples``
+            and ``output_dir``.
         variants: Variant names.
         batch_size: Images of the batch.
         runs: Seeds ``seed`` ... ``seed + runs - 1``.

@@ -106,7 +106,7 @@ def expected_seconds(study, networks, epochs, train_pixels, preset_pixels):
         preset_pixels: The same for the data :data:`COST` was measured on.
 
     Returns:
-        Seconds (a rough guide: a busy machine takes longer).
+        The expected seconds, a rough guide (a busy machine takes longer).
     """
     setup, epoch = COST[study]
     return networks * (setup + epochs * epoch * train_pixels / max(1, preset_pixels))
