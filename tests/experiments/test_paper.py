@@ -186,6 +186,7 @@ def test_dead_units_at_init_match_a_numpy_count():
 
 
 # ------------------------------------------------------------------ experiments
+@pytest.mark.slow  # whole-command smoke run (5-8 s); .ci/run's slow step runs it
 def test_depth_smoke(tmp_path, digits):
     pytest.importorskip("matplotlib")
     summary, runs, dead = run_depth(
@@ -228,6 +229,7 @@ def test_width_smoke_through_the_command_line(tmp_path, capsys, digits):
     _check_markdown(tmp_path / "width_digits.md", ["ReLU", "LK-ReLU"])
 
 
+@pytest.mark.slow  # whole-command smoke run (5-8 s); .ci/run's slow step runs it
 def test_params_smoke(tmp_path, digits):
     pytest.importorskip("matplotlib")
     widths = (32, 32, 64, 64, 512)

@@ -61,6 +61,7 @@ def test_epsilon_and_shuffle_reach_the_optimizer_and_fit(fit_calls, digits, opti
                             optimizer=optimizer, epsilon=-1.0)
 
 
+@pytest.mark.slow  # whole-command smoke run (5-8 s); .ci/run's slow step runs it
 def test_command_line_defaults_are_the_originals(fit_calls, tmp_path, capsys):
     pytest.importorskip("sklearn")
     common = ["--epochs", "1", "--runs", "1", "--image-size", "8", "--quiet",

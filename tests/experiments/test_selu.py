@@ -101,6 +101,7 @@ def test_prepare_dataset_enlarges_the_digits(small_digits):
         selu.prepare_dataset(small_digits, image_size=4)
 
 
+@pytest.mark.slow  # whole-command smoke run (5-8 s); .ci/run's slow step runs it
 def test_tiny_run_from_the_command_line(tmp_path, small_digits, monkeypatch, capsys):
     """Two activations, two epochs: tables, figures and TensorBoard logs."""
     pytest.importorskip("matplotlib")
