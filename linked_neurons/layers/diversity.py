@@ -21,6 +21,7 @@ import numpy as np
 from keras import backend, ops
 
 from linked_neurons._validation import (
+    check_choice,
     check_int,
     check_int_tuple,
     check_number,
@@ -386,12 +387,9 @@ class NeuralActivation(_DiverseActivation):
         self.n_activations = check_int(self._kind(), "n_activations", n_activations, low=1)
         self.hidden_units = check_int(self._kind(), "hidden_units", hidden_units, low=1)
         self.base, self._base_fn = resolve_base(base, self._kind())
-        if hidden_activation not in HIDDEN_ACTIVATIONS:
-            raise ValueError(
-                f"{self._kind()}: unknown `hidden_activation` {hidden_activation!r}; expected "
-                f"one of {', '.join(sorted(HIDDEN_ACTIVATIONS))}."
-            )
-        self.hidden_activation = hidden_activation
+        self.hidden_activation = check_choice(
+            self._kind(), "hidden_activation", hidden_activation, HIDDEN_ACTIVATIONS
+        )
         self.residual_scale = check_number(self._kind(), "residual_scale", residual_scale)
         self.noise = check_number(self._kind(), "noise", noise, low=0.0)
         self.seed = seed = check_seed(self._kind(), "seed", seed)

@@ -291,6 +291,8 @@ def test_errors_name_the_layer():
         NeuralActivation(base="lkrelu")
     with pytest.raises(ValueError, match="NeuralActivation.*hidden_activation"):
         NeuralActivation(hidden_activation="softsign")
+    with pytest.raises(ValueError, match=r"NeuralActivation.*hidden_activation.*\['tanh'\]"):
+        NeuralActivation(hidden_activation=["tanh"])  # unhashable: was a bare TypeError
     with pytest.raises(ValueError, match=r"NeuralActivation.*n_activations.*\[1, inf\).*0"):
         NeuralActivation(0)
     with pytest.raises(ValueError, match="NeuralActivation.*noise"):
