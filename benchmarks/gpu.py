@@ -239,38 +239,30 @@ class Backend:
 
             tf.config.experimental.reset_memory_stats("GPU:0")
 
+    def _memory(self, jax_key, torch_name, tf_key):
+        """One device-memory figure from the backend's own counters, or None."""
+        if self.name == "jax":
+            import jax
+
+            stats = jax.devices()[0].memory_stats()
+            return None if not stats else stats.get(jax_key)
+        if self.name == "torch":
+            import torch
+
+            return getattr(torch.cuda, torch_name)() if self.gpu else None
+        if self.gpu:
+            import tensorflow as tf
+
+            return tf.config.experimental.get_memory_info("GPU:0")[tf_key]
+        return None
+
     def peak_bytes(self):
         """Peak device bytes in use since the last reset (JAX: since the start), or None."""
-        if self.name == "jax":
-            import jax
-
-            stats = jax.devices()[0].memory_stats()
-            return None if not stats else stats.get("peak_bytes_in_use")
-        if self.name == "torch":
-            import torch
-
-            return torch.cuda.max_memory_allocated() if self.gpu else None
-        if self.gpu:
-            import tensorflow as tf
-
-            return tf.config.experimental.get_memory_info("GPU:0")["peak"]
-        return None
+        return self._memory("peak_bytes_in_use", "max_memory_allocated", "peak")
 
     def in_use_bytes(self):
-        if self.name == "jax":
-            import jax
-
-            stats = jax.devices()[0].memory_stats()
-            return None if not stats else stats.get("bytes_in_use")
-        if self.name == "torch":
-            import torch
-
-            return torch.cuda.memory_allocated() if self.gpu else None
-        if self.gpu:
-            import tensorflow as tf
-
-            return tf.config.experimental.get_memory_info("GPU:0")["current"]
-        return None
+        """Device bytes in use now, or None."""
+        return self._memory("bytes_in_use", "memory_allocated", "current")
 
 
 def time_calls(backend, call, repeats, inner, warmup=1):
