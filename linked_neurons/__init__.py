@@ -15,31 +15,57 @@ Every layer is registered as Keras-serializable and has a string name in
 
 __version__ = "0.2.0"
 
-from linked_neurons._backend import require_backend
+import os as _os
+import sys as _sys
 
-require_backend()  # one clear message when no Keras backend is installed
+_LAYERS = ("AHAF", "IEBN", "LEAF", "LKSELU", "SELU", "AttentiveNormalization",
+           "InterpolatedActivation", "Linked", "LKPReLU", "LKReLU", "LKSwish", "Mish",
+           "MixedDepthwiseConv2D", "NeuralActivation", "Swish")
+_SUBMODULES = ("activations", "efficientmixnet", "normalizations", "ops", "optimizers",
+               "training")
 
-# training registers GroupedOptimizer and its schedules: a model compiled with them
-# loads after a plain `import linked_neurons`.
-from linked_neurons import activations, normalizations, ops, optimizers, training  # noqa: E402
-from linked_neurons.efficientmixnet import BlockArgs, EfficientNetBuilder  # noqa: E402
-from linked_neurons.layers import (  # noqa: E402
-    AHAF,
-    IEBN,
-    LEAF,
-    LKSELU,
-    SELU,
-    AttentiveNormalization,
-    InterpolatedActivation,
-    Linked,
-    LKPReLU,
-    LKReLU,
-    LKSwish,
-    Mish,
-    MixedDepthwiseConv2D,
-    NeuralActivation,
-    Swish,
-)
+
+def _load():
+    """Imports Keras and every part of the library, registering each serializable object.
+
+    Runs on ``import linked_neurons``, except while the studies' command line
+    (``linked-neurons`` or ``python -m linked_neurons.experiments``) parses its
+    arguments, so that ``--help`` imports no backend; it then runs before a
+    study starts, or on the first access to a name of the package.
+    """
+    import importlib
+
+    from linked_neurons._backend import require_backend
+
+    require_backend()  # one clear message when no Keras backend is installed
+    # training registers GroupedOptimizer and its schedules: a model compiled with them
+    # loads after a plain `import linked_neurons`.
+    names = {name: importlib.import_module(f"linked_neurons.{name}") for name in _SUBMODULES}
+    layers = importlib.import_module("linked_neurons.layers")
+    names.update({name: getattr(layers, name) for name in _LAYERS})
+    names.update(BlockArgs=names["efficientmixnet"].BlockArgs,
+                 EfficientNetBuilder=names["efficientmixnet"].EfficientNetBuilder)
+    globals().update(names)
+
+
+def _started_as_command_line():
+    """Whether this process is the studies' command line (``--help`` needs no backend)."""
+    argv = list(getattr(_sys, "orig_argv", ()))
+    if "-m" in argv[:-1] and argv[argv.index("-m") + 1] == "linked_neurons.experiments":
+        return True
+    return len(argv) > 1 and _os.path.basename(argv[1]) == "linked-neurons"
+
+
+if _started_as_command_line():
+
+    def __getattr__(name):
+        if name in __all__ and name != "__version__":
+            _load()
+            return globals()[name]
+        raise AttributeError(f"module 'linked_neurons' has no attribute {name!r}")
+
+else:
+    _load()
 
 __all__ = [
     "AHAF",

@@ -1,69 +1,19 @@
-"""Tests of ``python -m linked_neurons.experiments compare`` (embedded data only)."""
+"""Tests of the ``compare`` study and the shared classification pieces (embedded data only)."""
 
-import csv
-import math
+import json
 import os
 import sys
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
-from conftest import run_python
 
 from linked_neurons import datasets
-from linked_neurons.experiments import common, compare, run_compare
-from linked_neurons.experiments.__main__ import main
+from linked_neurons.experiments import classify, cli, compare, run
+from linked_neurons.experiments.compare import run_compare
 
-EXPECTED_COLUMNS = {
-    "variant",
-    "activation",
-    "final_val_accuracy",
-    "final_val_loss",
-    "best_val_accuracy",
-    "best_epoch",
-    "test_accuracy",
-    "test_loss",
-    "epochs",
-    "seconds_per_epoch",
-    "params",
-}
-FLOAT_COLUMNS = (
-    "final_val_accuracy",
-    "final_val_loss",
-    "best_val_accuracy",
-    "test_accuracy",
-    "test_loss",
-    "seconds_per_epoch",
-)
-ACCURACY_COLUMNS = ("final_val_accuracy", "best_val_accuracy", "test_accuracy")
-
-
-def _read_csv(path):
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _check_outputs(folder, dataset, labels, epochs):
-    stem = os.path.join(folder, f"compare_{dataset}")
-    for suffix in (".csv", ".md", "_history.csv", ".png"):
-        assert os.path.getsize(stem + suffix) > 0, suffix
-    rows = _read_csv(stem + ".csv")
-    assert [row["activation"] for row in rows] == labels
-    for row in rows:
-        assert EXPECTED_COLUMNS <= set(row)
-        for key in FLOAT_COLUMNS:
-            assert math.isfinite(float(row[key])), key
-        for key in ACCURACY_COLUMNS:
-            assert 0.0 <= float(row[key]) <= 1.0, key
-        assert int(row["epochs"]) == epochs
-        assert 1 <= int(row["best_epoch"]) <= epochs
-        assert int(row["params"]) > 0
-    markdown = open(stem + ".md").read()
-    for label in labels:
-        assert f"| {label} " in markdown
-    history = _read_csv(stem + "_history.csv")
-    assert len(history) == len(labels) * epochs
-    return rows
+ACCURACIES = ("final_val_accuracy", "best_val_accuracy", "test_accuracy")
 
 
 @pytest.fixture(scope="module")
@@ -72,176 +22,142 @@ def digits():
     return datasets.load_digits()
 
 
-def test_run_compare_writes_tables_and_plot(tmp_path, digits):
+def _check_folder(folder, labels, seeds, epochs):
+    status = json.load(open(os.path.join(folder, "status.json")))
+    assert status["status"] == "complete" and status["finished"] == len(labels) * len(seeds)
+    runs = pd.read_csv(os.path.join(folder, "runs.csv"))
+    summary = pd.read_csv(os.path.join(folder, "summary.csv"))
+    assert list(summary["label"]) == labels
+    assert len(runs) == len(labels) * len(seeds) and set(runs["seed"]) == set(seeds)
+    for column in ACCURACIES:
+        assert runs[column].between(0, 1).all(), column
+    assert (runs["epochs"] == epochs).all() and runs["best_epoch"].between(1, epochs).all()
+    for label, group in runs.groupby("label", sort=False):
+        row = summary.set_index("label").loc[label]
+        assert row["test_accuracy"] == pytest.approx(group["test_accuracy"].median())
+        assert row["test_accuracy_min"] == pytest.approx(group["test_accuracy"].min())
+    for name in os.listdir(os.path.join(folder, "models")):
+        if name.endswith(".csv"):  # CSVLogger: one line per epoch
+            assert len(pd.read_csv(os.path.join(folder, "models", name))) == epochs
+    markdown = open(os.path.join(folder, "summary.md")).read()
+    assert all(f"| {label} " in markdown for label in labels)
+    return runs, summary
+
+
+def test_compare_through_the_command_line(tmp_path, capsys, digits):
     pytest.importorskip("matplotlib")
-    rows = run_compare(
-        dataset=digits,
-        activations=["relu", "lkrelu"],
-        epochs=2,
-        output_dir=str(tmp_path),
-        verbose=False,
-    )
-    assert [row["variant"] for row in rows] == ["relu", "lkrelu"]
-    csv_rows = _check_outputs(tmp_path, "digits", ["ReLU", "LK-ReLU"], epochs=2)
-    for row, csv_row in zip(rows, csv_rows):
-        assert row["params"] == int(csv_row["params"])
-        assert row["test_accuracy"] == pytest.approx(float(csv_row["test_accuracy"]))
+    code = cli.main(["compare", "--epochs", "2", "--variants", "relu", "lkrelu", "--seeds", "0",
+                     "1", "--output-dir", str(tmp_path), "--name", "t", "--batch-size", "128"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "| LK-ReLU " in out and "epoch 2/2" in out and "left]" in out
+    folder = tmp_path / "compare" / "t"
+    runs, summary = _check_folder(str(folder), ["ReLU", "LK-ReLU"], [0, 1], 2)
     # Same filters: LK-ReLU doubles the channels reaching the next layers.
-    assert rows[1]["params"] > rows[0]["params"]
-    assert {row["kernel_initializer"] for row in rows} == {"glorot_uniform"}
+    params = summary.set_index("label")["params"]
+    assert params["LK-ReLU"] > params["ReLU"]
+    assert set(runs["kernel_initializer"]) == {"glorot_uniform"}
+    assert (folder / "curves.png").stat().st_size > 0
+    assert (folder / "test_accuracy.png").stat().st_size > 0
 
 
-def test_run_compare_on_mnist1d_without_matplotlib(tmp_path, capsys, monkeypatch):
+def test_same_seed_same_numbers(tmp_path, digits):
+    first = run_compare(dataset=digits, variants=["lkrelu"], epochs=1, batch_size=256,
+                        output_dir=str(tmp_path), name="a", verbose=0)
+    second = run("compare", dataset=digits, variants=["lkrelu"], epochs=1, batch_size=256,
+                 output_dir=str(tmp_path), name="b", verbose=0)
+    assert first.runs["test_accuracy"][0] == second.runs["test_accuracy"][0]
+    assert first.runs["final_val_loss"][0] == second.runs["final_val_loss"][0]
+
+
+def test_mnist1d_without_matplotlib(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     data = datasets.load_mnist1d(n_samples=300, sequence=True)
-    rows = run_compare(
-        dataset=data, activations=["selu_bn"], epochs=1, output_dir=str(tmp_path), verbose=True
-    )
+    result = run_compare(dataset=data, variants=["selu_bn"], epochs=1, output_dir=str(tmp_path),
+                         verbose=1)
     out = capsys.readouterr().out
-    assert "[SELU+BN] epoch 1/1" in out and "| SELU+BN " in out
-    assert rows[0]["kernel_initializer"] == "lecun_normal"
-    assert "matplotlib is not installed" in out
-    assert os.path.exists(tmp_path / "compare_mnist1d.csv")
-    assert not os.path.exists(tmp_path / "compare_mnist1d.png")
+    assert "| SELU+BN " in out and "matplotlib is not installed" in out
+    assert result.runs["kernel_initializer"][0] == "lecun_normal"
+    assert not any(name.endswith(".png") for name in os.listdir(result.folder))
 
 
-def test_plot_curves_without_matplotlib(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    assert common.plot_curves({"a": {"val_loss": [1.0, 0.5]}}, str(tmp_path / "x.png")) is None
-    assert not (tmp_path / "x.png").exists()
+def test_terminal_progress_bars(tmp_path, capsys, monkeypatch, digits):
+    pytest.importorskip("tqdm")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    run_compare(dataset=digits, variants=["relu"], epochs=2, batch_size=256,
+                output_dir=str(tmp_path), verbose=2)
+    err = capsys.readouterr().err
+    assert "compare" in err and "2/2" in err and "ReLU seed 0" in err
 
 
-def test_run_compare_rejects_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match="unknown activation"):
-        run_compare(activations=["relu", "nope"], output_dir=str(tmp_path), verbose=False)
-    with pytest.raises(ValueError, match="duplicated"):
-        run_compare(activations=["relu", "ReLU"], output_dir=str(tmp_path), verbose=False)
-    with pytest.raises(ValueError, match="epochs"):
-        run_compare(activations=["relu"], epochs=0, output_dir=str(tmp_path), verbose=False)
-    with pytest.raises(ValueError, match="Unknown dataset"):
-        run_compare(dataset="nope", activations=["relu"], output_dir=str(tmp_path), verbose=False)
+def test_bad_arguments_fail_before_any_folder(tmp_path, capsys):
+    with pytest.raises(ValueError, match="Unknown activation|unknown activation"):
+        run_compare(variants=["relu", "nope"], output_dir=str(tmp_path), verbose=0)
+    with pytest.raises(ValueError, match="distinct variants"):
+        run_compare(variants=["relu", "ReLU"], output_dir=str(tmp_path), verbose=0)
     assert not list(tmp_path.iterdir())
+    assert cli.main(["compare", "--variants", "nope", "--output-dir", str(tmp_path)]) == 2
+    assert "nope" in capsys.readouterr().err
+    for flag, value in (("--filters", "0"), ("--epochs", "0"), ("--learning-rate", "nan")):
+        with pytest.raises(SystemExit):
+            cli.main(["compare", flag, value, value])
+        assert f"argument {flag}" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(
-    "name, expected",
-    [
-        ("relu", ("relu", "relu", False, "ReLU")),
-        ("relu_bn", ("relu_bn", "relu", True, "ReLU+BN")),
-        ("ReLU+BN", ("relu_bn", "relu", True, "ReLU+BN")),
-        ("LK-ReLU", ("lkrelu", "lkrelu", False, "LK-ReLU")),
-        ("lk_swish", ("lkswish", "lkswish", False, "LK-Swish")),
-        ("tanh", ("tanh", "tanh", False, "tanh")),
-    ],
-)
+def test_help_lists_the_shared_flags(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["compare", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--dataset", "--variants", "--seeds", "--epochs", "--batch-size",
+                 "--learning-rate", "--max-train-samples", "--output-dir", "--name",
+                 "--resume", "--quiet", "--filters"):
+        assert flag in out
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("relu", ("relu", "ReLU", "relu", False, False)),
+    ("relu_bn", ("relu_bn", "ReLU+BN", "relu", True, False)),
+    ("ReLU+BN", ("relu_bn", "ReLU+BN", "relu", True, False)),
+    ("LK-ReLU", ("lkrelu", "LK-ReLU", "lkrelu", False, False)),
+    ("lk_swish", ("lkswish", "LK-Swish", "lkswish", False, False)),
+    ("prelu_sqrt2_bn", ("prelu_sqrt2_bn", "PReLU√2+BN", "prelu", True, True)),
+    ("tanh", ("tanh", "tanh", "tanh", False, False)),
+])
 def test_parse_variant(name, expected):
-    assert compare.parse_variant(name) == expected
+    assert tuple(classify.parse_variant(name)) == expected
 
 
-@pytest.mark.parametrize("input_shape", [(8, 8, 1), (40, 1), (64,)])
-@pytest.mark.parametrize("variant", compare.DEFAULT_ACTIVATIONS)
+@pytest.mark.parametrize("input_shape", [(8, 8, 1), (40, 1)])
+@pytest.mark.parametrize("variant", compare.STUDY.defaults["variants"])
 def test_build_model_for_every_default_variant(variant, input_shape):
-    _, activation, batch_norm, _ = compare.parse_variant(variant)
-    model = compare.build_model(input_shape, 10, activation, batch_norm, filters=(4, 6))
+    parsed = classify.parse_variant(variant)
+    model = compare.build_model(input_shape, 10, parsed.activation, parsed.batch_norm, (4, 6))
     assert model.output_shape == (None, 10)
     names = [type(layer).__name__ for layer in model.layers]
-    assert ("BatchNormalization" in names) == batch_norm
+    assert ("BatchNormalization" in names) == parsed.batch_norm
     x = np.random.default_rng(0).random((3, *input_shape), dtype=np.float32)
     probabilities = keras.ops.convert_to_numpy(model(x, training=False))
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
 def test_build_model_rejects_bad_rank():
-    with pytest.raises(ValueError, match="rank 1, 2 or 3"):
+    with pytest.raises(ValueError, match="rank 2 or 3"):
         compare.build_model((2, 8, 8, 1), 10)
 
 
-def test_markdown_table_aligns_columns():
-    table = common.markdown_table(
-        [{"a": "x", "b": 0.123456, "c": 12345}], [("a", "name"), ("b", "B"), ("c", "C")]
-    )
-    lines = table.splitlines()
-    assert lines[0] == "| name | B      | C      |"
-    assert lines[2] == "| x    | 0.1235 | 12,345 |"
-    assert len({len(line) for line in lines}) == 1
-
-
-# ---------------------------------------------------------------------- command line
-def test_help_lists_compare_and_its_options(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--help"])
-    assert exit_info.value.code == 0
-    assert "compare" in capsys.readouterr().out
-    with pytest.raises(SystemExit) as exit_info:
-        main(["compare", "--help"])
-    assert exit_info.value.code == 0
-    out = capsys.readouterr().out
-    for option in (
-        "--epochs",
-        "--seed",
-        "--output-dir",
-        "--dataset",
-        "--activations",
-        "--batch-size",
-        "--quiet",
-    ):
-        assert option in out
-
-
-def test_cli_errors_are_reported(capsys):
-    assert main(["compare", "--activations", "nope"]) == 2
-    assert "unknown activation" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exit_info:
-        main(["compare", "--epochs", "0"])
-    assert exit_info.value.code == 2
-
-
-@pytest.mark.slow  # a full comparison run through the command line
-def test_cli_compare_runs(tmp_path):
-    pytest.importorskip("sklearn")
-    pytest.importorskip("matplotlib")
-    out_dir = tmp_path / "tmp"
-    result = run_python(
-        "-m",
-        "linked_neurons.experiments",
-        "compare",
-        "--epochs",
-        "1",
-        "--activations",
-        "relu",
-        "lkrelu",
-        "--output-dir",
-        out_dir,
-    )
-    assert "| LK-ReLU " in result.stdout
-    _check_outputs(out_dir, "digits", ["ReLU", "LK-ReLU"], epochs=1)
+def test_load_data_layout_resize_and_subset(digits):
+    data = classify.load_data(digits, image_size=16, max_train_samples=100)
+    assert data.x_train.shape == (100, 16, 16, 1) and data.x_test.shape[1:] == (16, 16, 1)
+    assert 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
+    with pytest.raises(ValueError, match="needs images"):
+        classify.load_data(datasets.load_mnist1d(n_samples=300), images=True)
 
 
 @pytest.mark.slow
 def test_default_compare_is_well_above_chance(tmp_path):
     pytest.importorskip("sklearn")
-    rows = run_compare(output_dir=str(tmp_path), verbose=False)
-    assert [row["variant"] for row in rows] == list(compare.DEFAULT_ACTIVATIONS)
-    for row in rows:
-        assert row["test_accuracy"] > 0.9, row
-        assert row["best_val_accuracy"] > 0.9, row
-
-
-@pytest.mark.parametrize("terminal", [False, True])
-def test_epoch_progress_times_epochs_and_reports(terminal, capsys, monkeypatch):
-    if terminal:
-        pytest.importorskip("tqdm")
-    monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal)
-    progress = common.EpochProgress("LK-ReLU", epochs=2)
-    progress.on_train_begin()
-    for epoch in range(2):
-        progress.on_epoch_begin(epoch)
-        progress.on_epoch_end(epoch, {"loss": 0.5, "val_accuracy": 0.75})
-    progress.on_train_end()
-    assert len(progress.durations) == 2
-    assert progress.seconds_per_epoch == pytest.approx(progress.durations[1])
-    captured = capsys.readouterr()
-    if terminal:
-        assert "LK-ReLU" in captured.err and "2/2" in captured.err and not captured.out
-    else:
-        assert "[LK-ReLU] epoch 2/2 loss 0.5000 val_accuracy 0.7500" in captured.out
+    result = run_compare(output_dir=str(tmp_path), verbose=0)
+    assert list(result.summary["variant"]) == list(compare.STUDY.defaults["variants"])
+    assert (result.runs["test_accuracy"] > 0.9).all()
+    assert (result.runs["best_val_accuracy"] > 0.9).all()

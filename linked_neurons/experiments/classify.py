@@ -1,0 +1,258 @@
+"""Pieces of the classification studies: variant names, data and one training.
+
+- :func:`parse_variant`: ``ACTIVATION[_sqrt2][_bn]``, any name of
+  :mod:`linked_neurons.activations`, with ``_sqrt2`` (every hidden layer
+  widened to ``int(sqrt(2) * W)``) and ``_bn`` (Conv -> BatchNormalization
+  -> activation).
+- :func:`load_data`: a dataset by name, in the layout the networks need,
+  optionally resized and subsampled.
+- :func:`fit_and_score`: compile, fit with the runner's callbacks, restore
+  the weights of the best validation epoch and test them (model selection on
+  validation data); the paper's own score, the best test accuracy over the
+  epochs, is reported beside it.
+"""
+
+import dataclasses
+import math
+import time
+from typing import NamedTuple
+
+__all__ = ["Variant", "activation_layer_names", "fit_and_score", "load_data", "parse_variant",
+           "widen"]
+
+# With few steps per epoch, Keras' default BN momentum (0.99) leaves the moving
+# statistics far from the batch ones for hundreds of steps; 0.9 is PyTorch's default.
+BN_MOMENTUM = 0.9
+EVAL_BATCH_SIZE = 256
+_LABELS = {"relu": "ReLU", "prelu": "PReLU", "leakyrelu": "LeakyReLU", "selu": "SELU",
+           "swish": "Swish", "mish": "Mish", "lkrelu": "LK-ReLU", "lkprelu": "LK-PReLU",
+           "lkselu": "LK-SELU", "lkswish": "LK-Swish"}
+_SUFFIXES = {"bn": ("_bn", "+bn", "-bn", " bn"),
+             "sqrt2": ("_sqrt2", "-sqrt2", "+sqrt2", "sqrt2", "√2")}
+
+
+def widen(width):
+    """The paper's widened baseline: ``int(sqrt(2) * width)`` filters."""
+    return int(math.sqrt(2.0) * width)
+
+
+class Variant(NamedTuple):
+    """One network variant.
+
+    Attributes:
+        key: Canonical name, e.g. ``"relu_sqrt2"`` or ``"lkselu_bn"``.
+        label: Display name, e.g. ``"ReLU√2"`` or ``"LK-SELU+BN"``.
+        activation: Name in :mod:`linked_neurons.activations`, e.g. ``"relu"``.
+        batch_norm: Conv -> BatchNormalization -> activation.
+        sqrt2: Every hidden layer widened to ``int(sqrt(2) * W)``.
+    """
+
+    key: str
+    label: str
+    activation: str
+    batch_norm: bool = False
+    sqrt2: bool = False
+
+
+def _strip(text, kind):
+    for suffix in _SUFFIXES[kind]:
+        if text.endswith(suffix) and len(text) > len(suffix):
+            return text[: -len(suffix)], True
+    return text, False
+
+
+def parse_variant(name):
+    """Parses ``ACTIVATION[_sqrt2][_bn]`` into a :class:`Variant`.
+
+    Example:
+
+        >>> from linked_neurons.experiments.classify import parse_variant
+        >>> parse_variant("relu_sqrt2").label, parse_variant("LK-ReLU").key
+        ('ReLU√2', 'lkrelu')
+
+    Raises:
+        ValueError: For an empty or unknown name.
+    """
+    from linked_neurons import activations
+
+    if isinstance(name, Variant):
+        return name
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"A variant must be a non-empty name, got {name!r}.")
+    text, batch_norm = _strip(name.strip().lower(), "bn")
+    text, sqrt2 = _strip(text, "sqrt2")
+    activation = "".join(ch for ch in text if ch not in "-_+ ")
+    activations.get(activation)  # a ValueError listing the names for unknown ones
+    key = activation + ("_sqrt2" if sqrt2 else "") + ("_bn" if batch_norm else "")
+    label = _LABELS.get(activation, activation) + ("√2" if sqrt2 else "") + (
+        "+BN" if batch_norm else "")
+    return Variant(key, label, activation, batch_norm, sqrt2)
+
+
+def load_data(dataset="digits", seed=0, image_size=None, max_train_samples=None, images=False):
+    """Loads a dataset with a channel axis, optionally resized and subsampled.
+
+    Args:
+        dataset: A name of :func:`linked_neurons.datasets.available` or a
+            :class:`~linked_neurons.datasets.Dataset`.
+        seed: Seed of the split (and of generated data).
+        image_size: Resize images (bilinear, clipped to [0, 1]) to this square size.
+        max_train_samples: Keep at most this many training examples.
+        images: Require ``(H, W, C)`` images (``"mnist1d"`` is rejected).
+
+    Returns:
+        A :class:`~linked_neurons.datasets.Dataset`: images ``(H, W, C)``,
+        sequences ``(L, 1)``.
+
+    Raises:
+        ValueError: For an unknown dataset, 1-D data where images are needed,
+            or no validation split.
+    """
+    import keras
+    import numpy as np
+
+    from linked_neurons import datasets
+
+    if isinstance(dataset, datasets.Dataset):
+        data = dataset
+    elif dataset in datasets.available() and dataset not in datasets.available(True):
+        data = datasets.load_keras_dataset(dataset, seed=seed,
+                                           max_train_samples=max_train_samples)
+    else:
+        data = datasets.load(dataset, seed=seed)
+
+    def layout(x):
+        x = x[..., None] if x.ndim == 2 else x
+        if image_size and x.ndim == 4 and x.shape[1:3] != (image_size, image_size):
+            if not len(x):
+                return np.zeros((0, image_size, image_size, x.shape[-1]), "float32")
+            out = keras.ops.image.resize(x, (image_size, image_size), interpolation="bilinear")
+            x = np.clip(keras.ops.convert_to_numpy(out), 0.0, 1.0).astype("float32")
+        return x
+
+    train = slice(None, max_train_samples)
+    data = dataclasses.replace(data, x_train=layout(data.x_train[train]),
+                               y_train=data.y_train[train], x_val=layout(data.x_val),
+                               x_test=layout(data.x_test))
+    if images and len(data.input_shape) != 3:
+        raise ValueError(f"This study needs images (H, W, C); {data.name!r} gives inputs of "
+                         f"shape {data.input_shape}. Use digits, mnist, fashion_mnist or cifar10.")
+    if not len(data.x_val):
+        raise ValueError(f"The dataset {data.name!r} needs a non-empty validation split.")
+    return data
+
+
+def activation_layer_names(model):
+    """Names of ``model``'s hidden activation layers, in order (the output layer left out)."""
+    from linked_neurons import monitoring
+
+    output = model.layers[-1]
+    return [layer.name for layer in monitoring.activation_layers(model) if layer is not output]
+
+
+def _optimizer(name, learning_rate, epsilon):
+    import keras
+
+    optimizers = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam,
+                  "rmsprop": keras.optimizers.RMSprop}
+    if name not in optimizers:
+        raise ValueError(f"Unknown optimizer {name!r}; valid: {', '.join(optimizers)}.")
+    if epsilon is None or name == "sgd":
+        return optimizers[name](learning_rate)
+    return optimizers[name](learning_rate, epsilon=float(epsilon))
+
+
+def fit_and_score(model, data, *, epochs, batch_size=32, optimizer="adam", learning_rate=1e-3,
+                  epsilon=None, shuffle=True, callbacks=(), restore_best=True,
+                  test_every_epoch=True, target_accuracy=None, dead_units=False,
+                  dead_samples=512, loss="sparse_categorical_crossentropy"):
+    """Trains ``model`` once and returns its result row and history.
+
+    Args:
+        model: An uncompiled Keras model with a softmax output.
+        data: A :class:`~linked_neurons.datasets.Dataset`.
+        epochs: Epochs.
+        batch_size: Training batch size (evaluation uses at least 256).
+        optimizer: ``"sgd"``, ``"adam"`` or ``"rmsprop"``.
+        learning_rate: Learning rate.
+        epsilon: Epsilon of Adam or RMSprop (None: Keras' 1e-7; the
+            original code ran Keras 2.1 with 1e-8). Ignored by SGD.
+        shuffle: Shuffle the training set every epoch (the original did not).
+        callbacks: Keras callbacks (the runner's progress and epoch CSV).
+        restore_best: Test the weights of the best validation epoch (False:
+            the final weights).
+        test_every_epoch: Evaluate the test split after every epoch, for the
+            paper's score ``paper_best_test_accuracy`` (NaN otherwise).
+        target_accuracy: Adds ``epochs_to_target`` and ``seconds_to_target``
+            (training time until the validation accuracy first reaches it).
+        dead_units: Adds ``dead_fraction``, one fraction per hidden activation
+            layer, on up to ``dead_samples`` training images (selected weights).
+        dead_samples: Images for the dead-unit count.
+        loss: The loss (sparse labels).
+
+    Returns:
+        ``(row, history)``: scalar results and the per-epoch metrics (with
+        ``test_accuracy`` when measured).
+    """
+    import keras
+    import numpy as np
+
+    durations, tests, best = [], [], {"value": -math.inf, "weights": None}
+    eval_batch = max(batch_size, EVAL_BATCH_SIZE)
+
+    class Track(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            durations.append(time.perf_counter() - self.start)
+            value = float((logs or {}).get("val_accuracy", -math.inf))
+            if restore_best and value > best["value"]:
+                best.update(value=value, weights=self.model.get_weights())
+            if test_every_epoch and len(data.x_test):  # after the timing: not in the epoch
+                tests.append(float(self.model.evaluate(data.x_test, data.y_test,
+                                                       batch_size=eval_batch, verbose=0)[1]))
+
+    model.compile(optimizer=_optimizer(optimizer, learning_rate, epsilon), loss=loss,
+                  metrics=["accuracy"])
+    start = time.perf_counter()
+    history = model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
+                        epochs=epochs, batch_size=batch_size, shuffle=bool(shuffle),
+                        validation_batch_size=eval_batch, verbose=0,
+                        callbacks=[Track(), *callbacks]).history
+    wall = time.perf_counter() - start
+    val = [float(v) for v in history["val_accuracy"]]
+    top = int(np.argmax(val))
+    if best["weights"] is not None:
+        model.set_weights(best["weights"])
+    test_loss = test_accuracy = math.nan
+    if len(data.x_test):
+        test_loss, test_accuracy = model.evaluate(data.x_test, data.y_test,
+                                                  batch_size=eval_batch, verbose=0)
+    steady = durations[1:] or durations
+    row = {
+        "best_val_accuracy": val[top], "best_epoch": top + 1,
+        "test_accuracy": float(test_accuracy), "test_loss": float(test_loss),
+        "paper_best_test_accuracy": max(tests) if tests else math.nan,
+        "final_val_accuracy": val[-1], "final_val_loss": float(history["val_loss"][-1]),
+        "final_train_accuracy": float(history["accuracy"][-1]),
+        "final_train_loss": float(history["loss"][-1]), "epochs": len(val),
+        "seconds_per_epoch": float(np.median(steady)) if steady else math.nan,
+        "first_epoch_seconds": float(durations[0]) if durations else math.nan,
+        "train_seconds": float(wall), "params": int(model.count_params()),
+    }
+    if target_accuracy is not None:
+        reached = [i for i, v in enumerate(val) if v >= target_accuracy]
+        row["epochs_to_target"] = reached[0] + 1 if reached else math.nan
+        row["seconds_to_target"] = float(sum(durations[: reached[0] + 1])) if reached else math.nan
+    if dead_units:
+        from linked_neurons import monitoring
+
+        result = monitoring.dead_units(model, data.x_train[:dead_samples],
+                                       layers=activation_layer_names(model),
+                                       batch_size=EVAL_BATCH_SIZE)
+        row["dead_fraction"] = [r.fraction for r in result]
+    history = {k: [float(v) for v in values] for k, values in history.items()}
+    if tests:
+        history["test_accuracy"] = tests
+    return row, history

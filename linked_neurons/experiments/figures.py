@@ -1,0 +1,78 @@
+"""Figures of the studies: learning curves and bar charts with the spread over seeds.
+
+Both need matplotlib (the ``experiments`` extra) and return None without it.
+"""
+
+__all__ = ["plot_bars", "plot_curves"]
+
+
+def plot_curves(histories, path, metrics=("val_accuracy", "val_loss"), title=None):
+    """Metrics against epochs, one line per label (linked ones solid), one panel per metric.
+
+    Returns ``path``, or None without matplotlib.
+    """
+    try:
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
+    except ImportError:
+        return None
+    metrics = [m for m in metrics if any(m in h for h in histories.values())]
+    figure = Figure(figsize=(5.0 * len(metrics), 4.0), layout="constrained")
+    axes = figure.subplots(1, len(metrics), squeeze=False)[0]
+    for axis, metric in zip(axes, metrics):
+        for label, history in histories.items():
+            values = history.get(metric, [])
+            axis.plot(range(1, len(values) + 1), values, label=label,
+                      linestyle="-" if label.startswith("LK") else "--",
+                      marker="." if len(values) < 3 else None)
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(metric.replace("_", " "))
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.grid(alpha=0.3)
+    axes[0].legend(fontsize="small")
+    if title:
+        figure.suptitle(title)
+    figure.savefig(path, dpi=100)
+    return path
+
+
+def plot_bars(summary, path, group, value, series=None, title=None, reference=None):
+    """Bars of the median ``value`` per ``group`` (and ``series``), min-max error bars.
+
+    Returns ``path``, or None without matplotlib.
+    """
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    import numpy as np
+
+    rows = summary.to_dict("records")
+    groups = list(dict.fromkeys(str(r[group]) for r in rows))
+    names = list(dict.fromkeys(str(r[series]) for r in rows)) if series else [None]
+    figure = Figure(figsize=(max(5.0, 0.5 * len(groups) * len(names) + 2), 4.0),
+                    layout="constrained")
+    axis = figure.subplots()
+    width = 0.8 / len(names)
+    for s_index, name in enumerate(names):
+        chosen = [r for r in rows if series is None or str(r[series]) == name]
+        xs = [groups.index(str(r[group])) + (s_index - (len(names) - 1) / 2) * width
+              for r in chosen]
+        ys = np.array([float(r[value]) for r in chosen])
+        low = np.array([float(r.get(f"{value}_min", y)) for r, y in zip(chosen, ys)])
+        high = np.array([float(r.get(f"{value}_max", y)) for r, y in zip(chosen, ys)])
+        axis.bar(xs, ys, width=width, label=name, capsize=2,
+                 yerr=np.nan_to_num(np.array([ys - low, high - ys])))
+    if reference is not None:
+        axis.axhline(reference, color="grey", linestyle="--", linewidth=1)
+    axis.set_xticks(range(len(groups)))
+    axis.set_xticklabels(groups, rotation=45 if len(groups) > 4 else 0,
+                         ha="right" if len(groups) > 4 else "center")
+    axis.set_ylabel(f"{value.replace('_', ' ')} (median, min-max)")
+    axis.grid(alpha=0.3, axis="y")
+    if series:
+        axis.legend(fontsize="small")
+    if title:
+        axis.set_title(title)
+    figure.savefig(path, dpi=90)
+    return path
