@@ -285,8 +285,11 @@ def command_line(study, options):
     return shlex.join(parts)
 
 
-def _prepare_folder(study, options, output_dir, name, resume):
-    """Creates (or reopens) the run folder and returns ``(folder, options)``."""
+def _prepare_folder(study, options, given, output_dir, name, resume):
+    """Creates (or reopens) the run folder and returns ``(folder, options)``.
+
+    On resume, only the options the user gave (``given``) must match the run's.
+    """
     if resume:
         config_path = os.path.join(resume, "config.json")
         if not os.path.isfile(config_path):
@@ -295,7 +298,9 @@ def _prepare_folder(study, options, output_dir, name, resume):
         if config.get("study") != study.name:
             raise ValueError(f"{study.name}: {resume!r} holds a {config.get('study')!r} run.")
         saved = resolve_options(study, config["options"])
-        differ = {k: v for k, v in options.items() if k in saved and saved[k] != v}
+        same = json.loads(json.dumps(saved, default=_jsonable))
+        asked = json.loads(json.dumps(options, default=_jsonable))
+        differ = {k: options[k] for k in given if k in same and same[k] != asked[k]}
         if differ:
             raise ValueError(f"{study.name}: --resume continues the run with its own options; "
                              f"these differ from it: {differ}.")
@@ -430,9 +435,10 @@ def summarize(runs, values, keys=("variant", "label")):
                 if (table[column] % 1 == 0).all():
                     table[column] = table[column].astype("int64")
     table["runs"] = groups.size()
-    constant = frame.groupby(keys, sort=False).nunique(dropna=False)
-    shared = [c for c in constant if c not in values and (constant[c] == 1).all()
-              and frame[c].map(lambda v: not isinstance(v, (list, dict))).all()]
+    plain = [c for c in frame if c not in keys and c not in values
+             and not frame[c].map(lambda v: isinstance(v, (list, tuple, dict))).any()]
+    constant = frame.groupby(keys, sort=False)[plain].nunique(dropna=False)
+    shared = [c for c in plain if (constant[c] == 1).all()]
     table = table.join(frame.groupby(keys, sort=False)[shared].first())
     return table.reset_index()
 
@@ -524,6 +530,7 @@ def run(study, *, output_dir="results", name=None, resume=None, verbose=2, **opt
     """
     if isinstance(study, str):
         study = load_study(study)
+    given = [k for k, v in options.items() if v is not None]
     options = resolve_options(study, options)
     if study.check:
         study.check(options)
@@ -531,7 +538,7 @@ def run(study, *, output_dir="results", name=None, resume=None, verbose=2, **opt
         code = study.intercept(options, verbose)
         if code is not None:
             return code
-    folder, options = _prepare_folder(study, options, output_dir, name, resume)
+    folder, options = _prepare_folder(study, options, given, output_dir, name, resume)
     variants = [study.parse_variant(v) for v in options["variants"]]
     tasks = [(seed, v) for seed in options["seeds"] for v in variants]
     models = os.path.join(folder, "models")

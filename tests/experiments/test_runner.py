@@ -137,6 +137,11 @@ def test_resume_keeps_the_runs_options(tmp_path):
     folder = os.path.join(str(tmp_path), "toy", "a")
     with pytest.raises(ValueError, match="its own options"):
         runner.run(_study([]), resume=folder, verbose=0, width=6)
+    calls = []  # given alone, or with the run's own values, resume continues with width 5
+    result = runner.run(_study(calls), resume=folder, verbose=0)
+    assert calls == [] and result.options["width"] == 5 and result.status == "complete"
+    assert runner.run(_study([]), resume=folder, verbose=0, width=5, seeds=[0, 1, 2]).options[
+        "seeds"] == (0, 1, 2)
     with pytest.raises(ValueError, match="no config.json"):
         runner.run(_study([]), resume=str(tmp_path), verbose=0)
     with pytest.raises(ValueError, match="exists; continue it with --resume"):
@@ -224,3 +229,11 @@ def test_help_and_version_import_no_backend(argv):
     assert "linked_neurons.experiments.cli" in imported
     assert not imported & {"keras", "tensorflow", "jax", "torch"}
     assert ("linked_neurons 0." in out.stdout) if argv == ["--version"] else "usage:" in out.stdout
+
+
+def test_summarize_keeps_list_columns_out_of_the_shared_ones():
+    rows = [{"variant": "a", "label": "A", "seed": s, "score": float(s), "shape": [2, 3],
+             "kind": "k"} for s in (0, 1, 2)]
+    table = runner.summarize(rows, ("score",))
+    assert list(table["score"]) == [1.0] and list(table["runs"]) == [3]
+    assert "kind" in table and "shape" not in table
