@@ -4,31 +4,26 @@ Every experiment is a :class:`Study`: it declares its variants, its data,
 how to train one variant with one seed and which metrics it reports. The
 runner (:func:`run`) owns everything else:
 
-- **seeds and repeats**: every variant is trained once per seed; the
-  trainings are interleaved (every variant with the first seed, then with
-  the second, ...), so a slow period of the machine affects all variants
-  alike. ``keras.utils.set_random_seed(seed)`` runs before each training and
-  ``keras.backend.clear_session()`` after it; the data split uses the first
-  seed.
+- **seeds and repeats**: every variant is trained once per seed, interleaved
+  (every variant with the first seed, then with the second, ...) so that a
+  slow period of the machine affects all alike; ``keras.utils.set_random_seed``
+  runs before each training, ``keras.backend.clear_session`` after it.
 - **the run folder** ``<output_dir>/<study>/<name>/`` (``name`` defaults to a
-  timestamp): ``config.json`` (every option, the seeds, library, backend and
-  Python versions, the hardware and the command that reproduces the run),
-  ``status.json`` (``running``, ``complete`` or ``interrupted``, with the
-  count of finished models), one ``models/<variant>__seed<k>.json`` per
-  finished training (its result row and per-epoch history, written as soon
-  as it finishes), ``models/<variant>__seed<k>.csv`` (the epochs, written by
-  ``keras.callbacks.CSVLogger`` while it trains), and at the end
-  ``runs.csv`` (every training), ``summary.csv`` and ``summary.md``
-  (median, minimum and maximum over the seeds) and the plots. The folder is
-  created and checked for writing before any data is loaded.
-- **interrupts**: Ctrl-C (or any error) during a training leaves the folder
-  coherent: the finished models stay, the tables are written for them and
-  the status says ``interrupted``; ``resume`` (``--resume FOLDER`` on the
-  command line) skips the finished models and trains the rest with the
+  timestamp), created and checked for writing before any data is loaded:
+  ``config.json`` (every option, the seeds, versions, hardware and the
+  command that reproduces the run), ``status.json`` (``running``,
+  ``complete`` or ``interrupted``), ``models/<variant>__seed<k>.json`` (the
+  result row and history of each training, written as soon as it finishes)
+  and ``.csv`` (its epochs, by ``keras.callbacks.CSVLogger``), and at the end
+  ``runs.csv``, ``summary.csv``, ``summary.md`` (median, minimum and maximum
+  over the seeds) and the plots.
+- **interrupts**: Ctrl-C (or any error) leaves the folder coherent: the
+  finished models stay, the tables are written for them and the status says
+  ``interrupted``; ``resume`` (``--resume FOLDER``) trains the rest with the
   run's own options, giving the same tables as an uninterrupted run.
-- **progress**: in a terminal, a tqdm bar over all epochs of the run (with
-  the time left) and one per model; otherwise one line per epoch with the
-  overall count and the estimated time left.
+- **progress**: in a terminal, a tqdm bar over all epochs (with the time
+  left) and one per model; otherwise a line per epoch with the overall count
+  and the estimated time left.
 
 Example:
 
@@ -185,7 +180,6 @@ class StudyResult:
     files: list
 
 
-# ---------------------------------------------------------------- studies
 #: The studies, in the order the command line lists them.
 STUDIES = ("compare", "selu", "leaf", "depth", "width", "params", "shift", "speed", "diversity")
 
@@ -224,7 +218,6 @@ def resolve_options(study, given):
     return options
 
 
-# --------------------------------------------------------------- the folder
 def _write_json(path, value):
     temporary = f"{path}.tmp"
     with open(temporary, "w") as handle:
@@ -329,7 +322,6 @@ def _status(folder, status, finished, total, **extra):
         "updated": datetime.datetime.now().isoformat(timespec="seconds"), **extra})
 
 
-# ---------------------------------------------------------------- progress
 def _clock(seconds):
     if not math.isfinite(seconds):
         return "?"
@@ -403,7 +395,6 @@ class _Progress:
             self.bar.close()
 
 
-# ------------------------------------------------------------------ tables
 def summarize(runs, values, keys=("variant", "label")):
     """Median, minimum and maximum of ``values`` over the rows that share ``keys``.
 
@@ -505,7 +496,6 @@ def _median_history(histories):
     return {k: [float(v) for v in np.median([h[k] for h in histories], axis=0)] for k in keys}
 
 
-# -------------------------------------------------------------------- run
 def run(study, *, output_dir="results", name=None, resume=None, verbose=2, **options):
     """Runs ``study`` with ``options`` in a new run folder (or resumes one).
 
