@@ -32,7 +32,7 @@ from linked_neurons import activations as ln_activations
 
 __all__ = ["BN_MOMENTUM", "depth_net", "extended_net", "widen", "width_net"]
 
-#: Momentum of the BatchNormalization layers: with few steps per epoch, Keras'
+#: Momentum of the BatchNormalization layers. With few steps per epoch, Keras'
 #: 0.99 leaves the moving statistics far from the batch ones (0.9 is PyTorch's).
 BN_MOMENTUM = 0.9
 
