@@ -272,9 +272,14 @@ _INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "
 
 
 def paper_arguments(parser, study, *names):
-    """Adds the paper studies' own flags ``names`` (of ``epsilon``, ``shuffle``,
-    ``kernel_initializer``, ``image_size``, ``depth``, ``width``) to ``parser``,
-    each with the ``study``'s defaults in its help."""
+    """Adds flags of the paper studies, each checked by an ``argparse`` type of the CLI.
+
+    Args:
+        parser: An ``argparse`` parser or argument group.
+        study: The study whose defaults (``presets.PRESETS``) the help shows.
+        *names: Some of ``epsilon``, ``shuffle`` (``--shuffle/--no-shuffle``),
+            ``kernel_initializer``, ``image_size``, ``depth``, ``width``.
+    """
     import argparse
 
     from linked_neurons.experiments import presets
@@ -300,7 +305,19 @@ def paper_arguments(parser, study, *names):
 
 
 def fit_task(task, model, optimizer, data=None, **kwargs):
-    """:func:`fit_and_score` of ``model`` with a paper study's options and the task's callbacks."""
+    """:func:`fit_and_score` with a paper study's options and the task's callbacks.
+
+    Args:
+        task: A :class:`~linked_neurons.experiments.runner.Task`.
+        model: The uncompiled model.
+        optimizer: ``"sgd"``, ``"adam"`` or ``"rmsprop"``.
+        data: The data (default: ``task.data``).
+        **kwargs: Further arguments of :func:`fit_and_score` (``callbacks``
+            are added to the task's).
+
+    Returns:
+        ``(row, history)`` of :func:`fit_and_score`.
+    """
     o = task.options
     return fit_and_score(model, task.data if data is None else data, epochs=o["epochs"],
                          batch_size=o["batch_size"], optimizer=optimizer,
@@ -310,7 +327,7 @@ def fit_task(task, model, optimizer, data=None, **kwargs):
 
 
 def load_images(options):
-    """:func:`load_data` with a paper study's options (images; split seed: the first seed)."""
+    """:func:`load_data` of a paper study's ``options``: images, split with the first seed."""
     return load_data(options["dataset"], seed=options["seeds"][0],
                      image_size=options.get("image_size"),
                      max_train_samples=options["max_train_samples"], images=True)
@@ -320,13 +337,20 @@ def paper_study(name, optimizer, extra=None, extra_notes=(), **fields):
     """The :class:`~linked_neurons.experiments.runner.Study` of the paper study ``name``.
 
     Fills in what the paper studies share: the defaults and the ``cifar10``
-    preset of :data:`~linked_neurons.experiments.presets.PRESETS` (with
-    ``extra``, the study's options outside that table), the variants of
-    :func:`parse_variant`, the images of :func:`load_images`, the expected
-    time, the paper's score as the plotted metric and notes on the settings
-    (``optimizer`` names the optimizer; ``extra_notes`` adds lines, callables
-    of the options); a ``grid`` doubles as the ``check``. ``fields`` sets or
-    overrides any other field.
+    preset of :data:`~linked_neurons.experiments.presets.PRESETS`, the
+    variants of :func:`parse_variant`, the images of :func:`load_images`, the
+    expected time, the paper's score as the plotted metric, the accuracy
+    values and notes on the settings; a ``grid`` doubles as the ``check``.
+
+    Args:
+        name: The study's name (a key of ``PRESETS``).
+        optimizer: The optimizer's name in the notes, e.g. ``"Adam"``.
+        extra: Defaults of the study's options outside ``PRESETS``.
+        extra_notes: Further note lines (callables take the options).
+        **fields: Any other field of the ``Study``, or an override.
+
+    Returns:
+        A :class:`~linked_neurons.experiments.runner.Study`.
     """
     from linked_neurons.experiments import presets, runner
 
