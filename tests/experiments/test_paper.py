@@ -7,6 +7,8 @@ import dataclasses
 import json
 import math
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -168,3 +170,16 @@ def test_every_paper_study_has_help_and_the_shared_flags(capsys):
         for flag in ("--seeds", "--variants", "--shuffle", "--kernel-initializer", "--resume"):
             assert flag in out, (name, flag)
         assert "--runs" not in out and "--seed " not in out
+
+
+@pytest.mark.parametrize("name", PAPER)
+def test_study_help_imports_no_backend(name):
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "linked_neurons.experiments",
+                          name, "--help"], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert out.returncode == 0, out.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in out.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "linked_neurons.experiments.classify" in imported
+    assert not imported & {"keras", "tensorflow", "jax", "torch", "numpy"}
+    assert "--seeds" in out.stdout
