@@ -17,8 +17,8 @@ import math
 import time
 from typing import NamedTuple
 
-__all__ = ["Variant", "activation_layer_names", "fit_and_score", "load_data", "parse_variant",
-           "widen"]
+__all__ = ["PAPER_COLUMNS", "Variant", "activation_layer_names", "fit_and_score", "fit_task",
+           "load_data", "load_images", "paper_arguments", "paper_study", "parse_variant", "widen"]
 
 # With few steps per epoch, Keras' default BN momentum (0.99) leaves the moving
 # statistics far from the batch ones for hundreds of steps; 0.9 is PyTorch's default.
@@ -256,3 +256,121 @@ def fit_and_score(model, data, *, epochs, batch_size=32, optimizer="adam", learn
     if tests:
         history["test_accuracy"] = tests
     return row, history
+
+
+# ------------------------------------------------- the paper studies' shared parts
+#: Accuracy columns of the paper studies, the validation-selected test accuracy
+#: and, beside it, the paper's score (the best test accuracy over the epochs).
+PAPER_COLUMNS = (("best_val_accuracy", "best val acc"), ("test_accuracy", "test acc"),
+                 ("test_accuracy_min", "test min"), ("test_accuracy_max", "test max"),
+                 ("paper_best_test_accuracy", "best test (paper)"),
+                 ("paper_best_test_accuracy_min", "best test min"),
+                 ("paper_best_test_accuracy_max", "best test max"))
+_INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
+                 "lecun_normal", "orthogonal", "random_normal", "random_uniform",
+                 "truncated_normal")
+
+
+def paper_arguments(parser, study, *names):
+    """Adds flags of the paper studies, each checked by an ``argparse`` type of the CLI.
+
+    Args:
+        parser: An ``argparse`` parser or argument group.
+        study: The study whose defaults (``presets.PRESETS``) the help shows.
+        *names: Some of ``epsilon``, ``shuffle`` (``--shuffle/--no-shuffle``),
+            ``kernel_initializer``, ``image_size``, ``depth``, ``width``.
+    """
+    import argparse
+
+    from linked_neurons.experiments import presets
+    from linked_neurons.experiments.cli import choice, positive_float, positive_int
+
+    flags = {"epsilon": (dict(type=positive_float), "epsilon of Adam or RMSprop (the original's "
+                         "Keras 2.1: 1e-8; Keras 3: 1e-7)"),
+             "shuffle": (dict(action=argparse.BooleanOptionalAction), "shuffle the training "
+                         "set every epoch (the original did not)"),
+             "kernel_initializer": (dict(type=choice(*_INITIALIZERS), metavar="NAME"),
+                                    f"initializer of every kernel: {', '.join(_INITIALIZERS)}"),
+             "image_size": (dict(type=positive_int, metavar="PIXELS"), "resize the images to "
+                            "this square size"),
+             "depth": (dict(type=positive_int), "convolutions of the network"),
+             "width": (dict(type=positive_int), "filters of every convolution")}
+    for name in names:
+        kwargs, text = flags[name]
+        default, cifar = ("native" if name == "image_size" and v is None else v for v in
+                          (presets.PRESETS[study][p].get(name) for p in ("default", "cifar10")))
+        text += f" (default: {default}" + (f"; {cifar} with --dataset cifar10)"
+                                           if cifar != default else ")")
+        parser.add_argument("--" + name.replace("_", "-"), default=None, **kwargs, help=text)
+
+
+def fit_task(task, model, optimizer, data=None, **kwargs):
+    """:func:`fit_and_score` with a paper study's options and the task's callbacks.
+
+    Args:
+        task: A :class:`~linked_neurons.experiments.runner.Task`.
+        model: The uncompiled model.
+        optimizer: ``"sgd"``, ``"adam"`` or ``"rmsprop"``.
+        data: The data (default: ``task.data``).
+        **kwargs: Further arguments of :func:`fit_and_score` (``callbacks``
+            are added to the task's).
+
+    Returns:
+        ``(row, history)`` of :func:`fit_and_score`.
+    """
+    o = task.options
+    return fit_and_score(model, task.data if data is None else data, epochs=o["epochs"],
+                         batch_size=o["batch_size"], optimizer=optimizer,
+                         learning_rate=o["learning_rate"], epsilon=o.get("epsilon"),
+                         shuffle=o["shuffle"], callbacks=[*task.callbacks,
+                                                          *kwargs.pop("callbacks", ())], **kwargs)
+
+
+def load_images(options):
+    """:func:`load_data` of a paper study's ``options``: images, split with the first seed."""
+    return load_data(options["dataset"], seed=options["seeds"][0],
+                     image_size=options.get("image_size"),
+                     max_train_samples=options["max_train_samples"], images=True)
+
+
+def paper_study(name, optimizer, extra=None, extra_notes=(), **fields):
+    """The :class:`~linked_neurons.experiments.runner.Study` of the paper study ``name``.
+
+    Fills in what the paper studies share: the defaults and the ``cifar10``
+    preset of :data:`~linked_neurons.experiments.presets.PRESETS`, the
+    variants of :func:`parse_variant`, the images of :func:`load_images`, the
+    expected time, the paper's score as the plotted metric, the accuracy
+    values and notes on the settings; a ``grid`` doubles as the ``check``.
+
+    Args:
+        name: The study's name (a key of ``PRESETS``).
+        optimizer: The optimizer's name in the notes, e.g. ``"Adam"``.
+        extra: Defaults of the study's options outside ``PRESETS``.
+        extra_notes: Further note lines (callables take the options).
+        **fields: Any other field of the ``Study``, or an override.
+
+    Returns:
+        A :class:`~linked_neurons.experiments.runner.Study`.
+    """
+    from linked_neurons.experiments import presets, runner
+
+    def settings(o, data):
+        shown = [f"{k} {o[k]}" for k in ("depth", "width") if k in o]
+        shown += [f"{o['epochs']} epochs", f"batch {o['batch_size']}",
+                  f"{optimizer} lr {o['learning_rate']}"]
+        shown += [f"epsilon {o['epsilon']}"] if o.get("epsilon") else []
+        shown += [f"shuffle {o['shuffle']}", o["kernel_initializer"]]
+        return [f"{data!r}; {', '.join(shown)}; chance {1 / data.num_classes:.2f}.",
+                *(n(o) if callable(n) else n for n in extra_notes),
+                "test acc: the weights of the best validation epoch; best test (paper): the "
+                "best test accuracy over the epochs, the paper's score."]
+
+    defaults, cifar = presets.study_settings(name, **(extra or {}))
+    shared = dict(defaults=defaults, presets=cifar, parse_variant=parse_variant,
+                  load_data=load_images, expected_seconds=presets.estimate(name),
+                  primary="paper_best_test_accuracy", notes=settings,
+                  values=("best_val_accuracy", "test_accuracy", "paper_best_test_accuracy",
+                          "seconds_per_epoch"))
+    if fields.get("grid") and not fields.get("check"):
+        shared["check"] = fields["grid"]  # its errors come before the run folder is made
+    return runner.Study(name=name, **{**shared, **fields})

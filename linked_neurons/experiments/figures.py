@@ -6,8 +6,9 @@ Both need matplotlib (the ``experiments`` extra) and return None without it.
 __all__ = ["plot_bars", "plot_curves"]
 
 
-def plot_curves(histories, path, metrics=("val_accuracy", "val_loss"), title=None):
-    """Metrics against epochs, one line per label (linked ones solid), one panel per metric.
+def plot_curves(histories, path, metrics=("val_accuracy", "val_loss"), title=None,
+                xlabel="epoch"):
+    """Metrics against epochs (or ``xlabel``), one line per label (linked ones solid).
 
     Returns ``path``, or None without matplotlib.
     """
@@ -25,7 +26,7 @@ def plot_curves(histories, path, metrics=("val_accuracy", "val_loss"), title=Non
             axis.plot(range(1, len(values) + 1), values, label=label,
                       linestyle="-" if label.startswith("LK") else "--",
                       marker="." if len(values) < 3 else None)
-        axis.set_xlabel("epoch")
+        axis.set_xlabel(xlabel)
         axis.set_ylabel(metric.replace("_", " "))
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)

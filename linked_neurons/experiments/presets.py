@@ -27,99 +27,103 @@ Example:
     200
 """
 
-__all__ = ["COST", "PRESETS", "expected_seconds", "format_seconds", "rst_table"]
+__all__ = ["COST", "PRESETS", "estimate", "expected_seconds", "rst_table", "study_settings"]
 
 _DEPTH_ALL = (
     "relu", "lkrelu", "prelu", "lkprelu", "selu", "lkselu", "swish", "lkswish",
     "relu_sqrt2", "prelu_sqrt2", "selu_sqrt2", "swish_sqrt2", "relu_bn",
 )
 _DEPTH_DIGITS = ("relu", "lkrelu", "prelu", "lkprelu", "selu", "lkselu", "relu_bn")
+_WIDTH = ("relu", "lkrelu", "prelu", "lkprelu", "selu", "lkselu", "swish", "lkswish")
+_SEEDS = (0, 1, 2)
+_PARAMS = ("relu", "prelu", "selu", "swish")
+_SHIFT = ("relu", "relu_bn", "selu", "lkrelu", "lkselu", "lkswish")
+_SPEED = dict(batch_size=32, learning_rate=1e-3, epsilon=1e-8, shuffle=False, seeds=(0,),
+              depth=20, width=16, target=0.8, width_multiplier=0.125,
+              kernel_initializer="glorot_uniform",
+              variants=("lkrelu", "relu_bn", "lkrelu_bn", "selu", "selu_bn", "lkselu",
+                        "lkselu_bn"))
 
 #: ``PRESETS[study][preset]``: the default of every option of a paper study.
 PRESETS = {
     "depth": {
         "default": dict(epochs=15, batch_size=32, learning_rate=1e-3, epsilon=1e-8,
-                        shuffle=False, runs=3, image_size=32, depth=51, width=4,
+                        shuffle=False, seeds=_SEEDS, image_size=32, depth=51, width=4,
                         kernel_initializer="glorot_uniform", variants=_DEPTH_DIGITS),
         "cifar10": dict(epochs=200, batch_size=32, learning_rate=1e-3, epsilon=1e-8,
-                        shuffle=False, runs=3, image_size=None, depth=51, width=4,
+                        shuffle=False, seeds=_SEEDS, image_size=None, depth=51, width=4,
                         kernel_initializer="glorot_uniform", variants=_DEPTH_ALL),
     },
     "width": {
         "default": dict(epochs=10, batch_size=32, learning_rate=0.01, epsilon=None,
-                        shuffle=False, runs=3, image_size=None,
-                        kernel_initializer="glorot_uniform"),
+                        shuffle=False, seeds=_SEEDS, image_size=None,
+                        kernel_initializer="glorot_uniform", variants=_WIDTH),
         "cifar10": dict(epochs=50, batch_size=32, learning_rate=0.01, epsilon=None,
-                        shuffle=False, runs=3, image_size=None,
-                        kernel_initializer="glorot_uniform"),
+                        shuffle=False, seeds=_SEEDS, image_size=None,
+                        kernel_initializer="glorot_uniform", variants=_WIDTH),
     },
     "params": {
         "default": dict(epochs=8, batch_size=32, learning_rate=1e-4, epsilon=1e-8,
-                        shuffle=False, runs=3, image_size=16,
-                        kernel_initializer="glorot_normal"),
+                        shuffle=False, seeds=_SEEDS, image_size=16,
+                        kernel_initializer="glorot_normal", variants=_PARAMS),
         "cifar10": dict(epochs=100, batch_size=32, learning_rate=1e-4, epsilon=1e-8,
-                        shuffle=False, runs=3, image_size=None,
-                        kernel_initializer="glorot_normal"),
+                        shuffle=False, seeds=_SEEDS, image_size=None,
+                        kernel_initializer="glorot_normal", variants=_PARAMS),
     },
     "shift": {
         "default": dict(epochs=5, batch_size=32, learning_rate=1e-3, epsilon=1e-8,
-                        shuffle=False, runs=3, image_size=None, depth=10, width=8,
-                        kernel_initializer="glorot_uniform"),
+                        shuffle=False, seeds=_SEEDS, image_size=None, depth=10, width=8,
+                        kernel_initializer="glorot_uniform", variants=_SHIFT),
         "cifar10": dict(epochs=30, batch_size=32, learning_rate=1e-3, epsilon=1e-8,
-                        shuffle=False, runs=3, image_size=None, depth=10, width=16,
-                        kernel_initializer="glorot_uniform"),
+                        shuffle=False, seeds=_SEEDS, image_size=None, depth=10, width=16,
+                        kernel_initializer="glorot_uniform", variants=_SHIFT),
     },
+    # One seed: a timing study (7 networks of 12 epochs take about 5 minutes per seed).
     "speed": {
-        "default": dict(epochs=12, batch_size=32, learning_rate=1e-3, epsilon=1e-8,
-                        shuffle=False, runs=1, image_size=16, depth=20, width=16,
-                        network="stack", target=0.8, width_multiplier=0.125,
-                        kernel_initializer="glorot_uniform"),
-        "cifar10": dict(epochs=30, batch_size=128, learning_rate=1e-3, epsilon=1e-8,
-                        shuffle=False, runs=1, image_size=None, depth=20, width=16,
-                        network="resnet50", target=0.8, width_multiplier=0.125,
-                        kernel_initializer="glorot_uniform"),
+        "default": dict(epochs=12, image_size=16, network="stack", **_SPEED),
+        "cifar10": dict(epochs=30, image_size=None, network="resnet50",
+                        **{**_SPEED, "batch_size": 128}),
     },
 }
+
+
+def study_settings(study, **extra):
+    """``(defaults, presets)`` of a :class:`~linked_neurons.experiments.runner.Study`.
+
+    The digits preset (plus ``extra``, the study's options outside the
+    table) is the defaults; the ``cifar10`` preset overrides them.
+    """
+    return ({"dataset": "digits", **PRESETS[study]["default"], **extra},
+            {"cifar10": dict(PRESETS[study]["cifar10"])})
+
 
 #: Seconds per network on two cores with the digits preset's image size:
 #: ``(setup, epoch)``. Depth, width, params and shift: the CPU time (user +
 #: system) of their default runs halved; speed: the wall time of an earlier
 #: run on a shared 2-core machine (5 min for 7 networks of 12 epochs at 16x16).
-COST = {
-    "depth": (10.0, 1.8),
-    "width": (1.0, 0.11),
-    "params": (1.0, 0.6),
-    "shift": (1.5, 0.38),
-    "speed": (10.0, 2.8),
-}
-_DIGITS_TRAIN_PIXELS = 1079 * 8 * 8  # the digits training split at 8x8
+COST = {"depth": (10.0, 1.8), "width": (1.0, 0.11), "params": (1.0, 0.6), "shift": (1.5, 0.38),
+        "speed": (10.0, 2.8)}
+_DIGITS_TRAIN_IMAGES = 1079  # the digits training split
 
 
-def expected_seconds(study, networks, epochs, train_pixels, preset_pixels):
+def expected_seconds(study, networks, epochs, train_pixels, preset_pixels=None):
     """Expected wall time of a study on two idle CPU cores.
 
     Args:
         study: A key of :data:`COST`.
-        networks: Number of trainings (configurations times runs).
+        networks: Number of trainings (configurations times seeds).
         epochs: Epochs per training.
         train_pixels: Training images times pixels per image of the data used.
-        preset_pixels: The same for the data :data:`COST` was measured on.
+        preset_pixels: The same for the data :data:`COST` was measured on
+            (default: the digits training split at the study's preset size).
 
     Returns:
         The expected seconds, a rough guide (a busy machine takes longer).
     """
+    if preset_pixels is None:
+        preset_pixels = _DIGITS_TRAIN_IMAGES * (PRESETS[study]["default"]["image_size"] or 8) ** 2
     setup, epoch = COST[study]
     return networks * (setup + epochs * epoch * train_pixels / max(1, preset_pixels))
-
-
-def format_seconds(seconds):
-    """``"12 min 5 s"`` style duration."""
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 def _cell(value):
@@ -132,19 +136,10 @@ def _cell(value):
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-_ROWS = (
-    ("epochs", "epochs"),
-    ("runs", "seeds"),
-    ("batch_size", "batch"),
-    ("learning_rate", "lr"),
-    ("epsilon", "epsilon"),
-    ("shuffle", "shuffle"),
-    ("image_size", "image size"),
-    ("kernel_initializer", "initializer"),
-    ("depth", "depth"),
-    ("width", "width"),
-    ("variants", "variants"),
-)
+_ROWS = (("epochs", "epochs"), ("seeds", "seeds"), ("batch_size", "batch"),
+         ("learning_rate", "lr"), ("epsilon", "epsilon"), ("shuffle", "shuffle"),
+         ("image_size", "image size"), ("kernel_initializer", "initializer"),
+         ("depth", "depth"), ("width", "width"), ("variants", "variants"))
 
 
 def rst_table():
@@ -166,3 +161,8 @@ def rst_table():
                     cell = _cell(value)
                 lines.append(f"     - {cell}")
     return lines
+
+
+def estimate(study):
+    """``Study.expected_seconds`` of a paper study: :func:`expected_seconds` of its run."""
+    return lambda options, data, n: expected_seconds(study, n, options["epochs"], data.x_train.size)

@@ -104,6 +104,10 @@ class Study:
         intercept: Optional ``intercept(options, verbose)`` -> exit code or
             None; a mode of the command that trains nothing (e.g. ``depth
             --diagnose``) returns its code and skips the run.
+        grid: Optional ``grid(options)`` -> the variants to train, for
+            studies whose models cross the variants with another option
+            (e.g. ``width``: activations x widths); default: ``parse_variant``
+            of each of ``options["variants"]``.
     """
 
     name: str
@@ -123,6 +127,7 @@ class Study:
     expected_seconds: Callable | None = None
     primary: str = "test_accuracy"
     intercept: Callable | None = None
+    grid: Callable | None = None
 
 
 @dataclasses.dataclass
@@ -529,7 +534,8 @@ def run(study, *, output_dir="results", name=None, resume=None, verbose=2, **opt
         if code is not None:
             return code
     folder, options = _prepare_folder(study, options, given, output_dir, name, resume)
-    variants = [study.parse_variant(v) for v in options["variants"]]
+    variants = (list(study.grid(options)) if study.grid
+                else [study.parse_variant(v) for v in options["variants"]])
     tasks = [(seed, v) for seed in options["seeds"] for v in variants]
     models = os.path.join(folder, "models")
     done = {}
