@@ -109,18 +109,25 @@ def diagnose(options, data=None):
     return summary, pd.DataFrame(layers)
 
 
-def _intercept(options, verbose):
+def _intercept(options, verbose, folder):
     if not options["diagnose"]:
         return None
-    summary, _ = diagnose(options)
+    os.makedirs(folder, exist_ok=True)  # before the measurements: fail early when unwritable
+    summary, layers = diagnose(options)
+    shown = ["label", "grad_rms_deep", "deep_over_eps", "grad_rms_mid", "grad_rms_last",
+             "moment_1", "moment_mid", "moment_last", "runs"]
+    o = options
+    text = (summary[shown].to_markdown(index=False, floatfmt=".3g") + "\n\n"
+            f"Untrained depth {o['depth']} x width {o['width']}, {o['kernel_initializer']}, "
+            f"image size {o['image_size']}; first {o['batch_size']} training images; medians "
+            f"over seeds {list(o['seeds'])}; mid = layer {(o['depth'] + 1) // 2}; deep = all "
+            "kernels after the stem.\n")
+    summary.to_csv(os.path.join(folder, "diagnose.csv"), index=False)
+    layers.to_csv(os.path.join(folder, "diagnose_layers.csv"), index=False)
+    with open(os.path.join(folder, "diagnose.md"), "w") as handle:
+        handle.write(text)
     if verbose:
-        shown = ["label", "grad_rms_deep", "deep_over_eps", "grad_rms_mid", "grad_rms_last",
-                 "moment_1", "moment_mid", "moment_last", "runs"]
-        print(summary[shown].to_markdown(index=False, floatfmt=".3g"))
-        o = options
-        print(f"Untrained depth {o['depth']} x width {o['width']}, {o['kernel_initializer']}; "
-              f"first {o['batch_size']} training images; medians over seeds {list(o['seeds'])}; "
-              f"mid = layer {(o['depth'] + 1) // 2}; deep = all kernels after the stem.")
+        print(text + f"wrote {folder}/diagnose.md, diagnose.csv, diagnose_layers.csv (every layer)")
     return 0
 
 

@@ -101,9 +101,10 @@ class Study:
         expected_seconds: Optional ``expected_seconds(options, data, n)``:
             the time ``n`` trainings should take on two CPU cores.
         primary: The metric drawn in the bar plot of the summary.
-        intercept: Optional ``intercept(options, verbose)`` -> exit code or
-            None; a mode of the command that trains nothing (e.g. ``depth
-            --diagnose``) returns its code and skips the run.
+        intercept: Optional ``intercept(options, verbose, folder)`` -> exit
+            code or None; a mode of the command that trains nothing (e.g.
+            ``depth --diagnose``, which writes its tables to ``folder``)
+            returns its code and skips the run.
         grid: Optional ``grid(options)`` -> the variants to train, for
             studies whose models cross the variants with another option
             (e.g. ``width``: activations x widths); default: ``parse_variant``
@@ -530,7 +531,8 @@ def run(study, *, output_dir="results", name=None, resume=None, verbose=2, **opt
     if study.check:
         study.check(options)
     if study.intercept:
-        code = study.intercept(options, verbose)
+        stamp = name or datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        code = study.intercept(options, verbose, os.path.join(output_dir, study.name, stamp))
         if code is not None:
             return code
     folder, options = _prepare_folder(study, options, given, output_dir, name, resume)
@@ -547,7 +549,11 @@ def run(study, *, output_dir="results", name=None, resume=None, verbose=2, **opt
 
     import keras
 
-    data = study.load_data(options)
+    try:
+        data = study.load_data(options)
+    except BaseException as error:
+        _status(folder, "interrupted", len(done), len(tasks), reason=repr(error))
+        raise
     if verbose:
         print(f"{study.name}: {len(variants)} variants x {len(options['seeds'])} seeds x "
               f"{options['epochs']} epochs -> {folder}" + (f" ({len(done)} trainings already "

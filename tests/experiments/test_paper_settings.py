@@ -7,6 +7,7 @@ import os
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from linked_neurons import datasets
@@ -120,11 +121,16 @@ def test_diagnose_matches_a_numpy_recomputation(digits):
 def test_diagnose_from_the_command_line_trains_nothing(tmp_path, capsys, digits, fit_calls):
     code = cli.main(["depth", "--diagnose", "--depth", "3", "--width", "2", "--image-size", "8",
                      "--seeds", "0", "--variants", "relu", "lkrelu", "--output-dir",
-                     str(tmp_path)])
+                     str(tmp_path), "--name", "init"])
     assert code == 0 and fit_calls == []
     out = capsys.readouterr().out
     assert "| LK-ReLU " in out and "grad_rms_deep" in out
-    assert not (tmp_path / "depth").exists()
+    folder = tmp_path / "depth" / "init"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "diagnose.csv", "diagnose.md", "diagnose_layers.csv"]
+    layers = pd.read_csv(folder / "diagnose_layers.csv")
+    assert len(layers) == 2 * 3 and set(layers["layer"]) == {1, 2, 3}  # 2 variants x 3 layers
+    assert not (folder / "config.json").exists()  # no training run was started
 
 
 def test_speed_options_for_the_gpu_regime():

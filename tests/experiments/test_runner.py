@@ -237,3 +237,13 @@ def test_summarize_keeps_list_columns_out_of_the_shared_ones():
     table = runner.summarize(rows, ("score",))
     assert list(table["score"]) == [1.0] and list(table["runs"]) == [3]
     assert "kind" in table and "shape" not in table
+
+
+def test_a_data_error_marks_the_folder_interrupted(tmp_path):
+    def broken(options):
+        raise ValueError("no such data")
+
+    with pytest.raises(ValueError, match="no such data"):
+        runner.run(_study([], load_data=broken), output_dir=str(tmp_path), name="x", verbose=0)
+    status = _read(os.path.join(str(tmp_path), "toy", "x", "status.json"))
+    assert status["status"] == "interrupted" and "no such data" in status["reason"]
