@@ -109,6 +109,10 @@ class Study:
         intercept: Optional ``intercept(options, verbose)`` -> exit code or
             None; a mode of the command that trains nothing (e.g. ``depth
             --diagnose``) returns its code and skips the run.
+        expand: Optional ``expand(options)`` -> the names given to
+            ``parse_variant`` (default ``options["variants"]``), for studies
+            whose models are a grid of several options (e.g. network x
+            initial activation x variant).
     """
 
     name: str
@@ -128,6 +132,7 @@ class Study:
     expected_seconds: Callable | None = None
     primary: str = "test_accuracy"
     intercept: Callable | None = None
+    expand: Callable | None = None
 
 
 @dataclasses.dataclass
@@ -218,10 +223,15 @@ def resolve_options(study, given):
     if any(s < 0 for s in options["seeds"]):
         raise ValueError(f"{study.name}: `seeds` must be >= 0, got {options['seeds']}.")
     options["variants"] = tuple(options["variants"])
-    keys = [study.parse_variant(v).key for v in options["variants"]]
+    keys = [v.key for v in _variants(study, options)]
     if not keys or len(set(keys)) != len(keys):
         raise ValueError(f"{study.name}: expected distinct variants, got {options['variants']}.")
     return options
+
+
+def _variants(study, options):
+    names = study.expand(options) if study.expand else options["variants"]
+    return [study.parse_variant(v) for v in names]
 
 
 # --------------------------------------------------------------- the folder
@@ -539,7 +549,7 @@ def run(study, *, output_dir="results", name=None, resume=None, verbose=2, **opt
         if code is not None:
             return code
     folder, options = _prepare_folder(study, options, given, output_dir, name, resume)
-    variants = [study.parse_variant(v) for v in options["variants"]]
+    variants = _variants(study, options)
     tasks = [(seed, v) for seed in options["seeds"] for v in variants]
     models = os.path.join(folder, "models")
     done = {}
