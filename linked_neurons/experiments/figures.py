@@ -1,9 +1,9 @@
-"""Figures of the studies: learning curves and bar charts with the spread over seeds.
+"""Figures of the studies: learning curves, bar charts, learned activations.
 
-Both need matplotlib (the ``experiments`` extra) and return None without it.
+All need matplotlib (the ``experiments`` extra) and return None without it.
 """
 
-__all__ = ["plot_bars", "plot_curves"]
+__all__ = ["plot_bars", "plot_curves", "plot_learned_activations"]
 
 
 def plot_curves(histories, path, metrics=("val_accuracy", "val_loss"), title=None):
@@ -75,4 +75,33 @@ def plot_bars(summary, path, group, value, series=None, title=None, reference=No
     if title:
         axis.set_title(title)
     figure.savefig(path, dpi=90)
+    return path
+
+
+def plot_learned_activations(model, base, path, title=None, units=5, x_range=(-10.0, 4.0)):
+    """One panel per LEAF or AHAF layer of ``model``: ``units`` of its curves and ``base``.
+
+    Returns ``path``, or None without matplotlib or without such layers.
+    """
+    import numpy as np
+
+    from linked_neurons import plotting
+    from linked_neurons.layers.learnable import AHAF, LEAF
+
+    layers = [layer for layer in model._flatten_layers() if isinstance(layer, (LEAF, AHAF))]
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    if not layers:
+        return None
+    figure = Figure(figsize=(3.6 * len(layers), 4.5), layout="constrained")
+    for number, (axis, layer) in enumerate(zip(figure.subplots(1, len(layers), squeeze=False)[0],
+                                               layers), start=1):
+        plotting.plot_activation_curves({layer.name: layer}, base=base, units=units, ax=axis,
+                                        x=np.linspace(*x_range, 281))
+        axis.set_title(f"activation layer {number}")
+    if title:
+        figure.suptitle(title)
+    figure.savefig(path, dpi=100)
     return path
