@@ -18,8 +18,8 @@ import math
 import time
 from typing import NamedTuple
 
-__all__ = ["Variant", "activation_layer_names", "fit_and_score", "load_data", "paired_tables",
-           "parse_variant", "widen"]
+__all__ = ["Variant", "activation_layer_names", "fit_and_score", "history_row", "load_data",
+           "paired_tables", "parse_variant", "widen"]
 
 # With few steps per epoch, Keras' default BN momentum (0.99) leaves the moving
 # statistics far from the batch ones for hundreds of steps; 0.9 is PyTorch's default.
@@ -300,3 +300,18 @@ def paired_tables(result, baseline, metrics=("test_accuracy",), group_keys=(), s
                      "Student-t interval of that mean; verdict: which is better when the "
                      "interval excludes 0.\n")
     return [f"{path}.csv", f"{path}.md"]
+
+
+def history_row(history, seconds):
+    """The result columns of a ``fit`` history that lasted ``seconds``.
+
+    Returns:
+        ``best_val_accuracy``, ``best_epoch`` (from 1), ``final_val_accuracy``,
+        ``final_val_loss``, ``final_train_loss``, ``epochs``,
+        ``seconds_per_epoch`` (the mean) and ``train_seconds``.
+    """
+    val = [float(v) for v in history["val_accuracy"]]
+    return {"best_val_accuracy": max(val), "best_epoch": val.index(max(val)) + 1,
+            "final_val_accuracy": val[-1], "final_val_loss": float(history["val_loss"][-1]),
+            "final_train_loss": float(history["loss"][-1]), "epochs": len(val),
+            "seconds_per_epoch": seconds / len(val), "train_seconds": float(seconds)}

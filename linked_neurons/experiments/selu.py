@@ -1,24 +1,17 @@
 """SELU study: activation histograms of one CNN trained with several activations.
 
 ``linked-neurons selu`` trains :func:`~linked_neurons.study_models.selu_cnn`
-once per activation and seed (Adam with global gradient-norm clipping at
-20, cross-entropy on the logits, batch 64), logs every activation layer with
-:class:`~linked_neurons.callbacks.ActivationHistograms` (TensorBoard logs in
-``logs/<variant>__seed<k>`` of the run folder) and adds to the runner's tables:
-``layers.csv``/``.md`` (per activation and layer: mean, std, min, max,
-fractions of zeros, negative values and dead units on the test split),
-``histograms.png`` (every layer on a fixed validation batch, first seed)
-and ``training.png`` (training and validation accuracy and loss).
-
-Default variants: ReLU+BN, leaky ReLU+BN, SELU, LK-ReLU, LK-SELU (``_bn``:
-BatchNormalization after the activation). The 8x8 digits are enlarged to
-16x16 (the stride-2 convolutions halve the image three times);
-``--image-size`` changes it. The original study trained 10,000 steps at
-learning rate 1e-4; the default is 15 epochs at 1e-3 (a few minutes on two
-CPU cores).
+(Adam with global gradient-norm clipping at 20) once per activation and
+seed, logs its activations to TensorBoard (``logs/`` of the run folder) and
+adds ``layers.md`` (per activation and layer: mean, std, min, max, fractions
+of zeros, negative values and dead units on the test split),
+``histograms.png`` (every layer on a validation batch, first seed) and
+``training.png``. Variants: names of :mod:`linked_neurons.activations`,
+``_bn`` for BatchNormalization after them. The 8x8 digits are enlarged to
+16x16. The original trained 10,000 steps at learning rate 1e-4; the default,
+15 epochs at 1e-3, takes a few minutes on two CPU cores.
 """
 
-import argparse
 import os
 
 from linked_neurons.experiments import classify, runner
@@ -29,13 +22,6 @@ __all__ = ["STUDY"]
 
 _LAYERS = {name: name[: -len("_act")] for name in SELU_LAYER_NAMES}
 _STATS = ("mean", "std", "min", "max", "zero_fraction", "negative_fraction", "dead_fraction")
-
-
-def _image_size(text):
-    value = positive_int(text)
-    if value < 8:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 8, got {text!r}")
-    return value
 
 
 def _load(options):
@@ -70,18 +56,15 @@ def _train(task):
                         validation_batch_size=max(options["batch_size"], 256), verbose=0,
                         callbacks=[*task.callbacks, monitor]).history
     seconds = time.perf_counter() - start
-    x, y = (data.x_test, data.y_test) if len(data.x_test) else (data.x_val, data.y_val)
-    test_accuracy = model.evaluate(x, y, batch_size=256, verbose=0)[1]
-    statistics = monitoring.activation_statistics(model, x, layers=layers, batch_size=256)
+    test_accuracy = model.evaluate(data.x_test, data.y_test, batch_size=256, verbose=0)[1]
+    statistics = monitoring.activation_statistics(model, data.x_test, layers=layers,
+                                                  batch_size=256)
     outputs = monitoring.layer_outputs(model, batch, layers=layers, batch_size=256)
     np.savez(os.path.join(task.folder, "models", f"{task.name}_outputs.npz"),
              **{_LAYERS[k]: v for k, v in outputs.items()})
-    val = history["val_accuracy"]
     units, dead = sum(s.units for s in statistics), sum(s.dead_units for s in statistics)
-    row = {"test_accuracy": float(test_accuracy), "best_val_accuracy": float(max(val)),
-           "best_epoch": int(np.argmax(val)) + 1, "final_val_accuracy": float(val[-1]),
+    row = {"test_accuracy": float(test_accuracy), **classify.history_row(history, seconds),
            "dead_units": dead, "units": units, "dead_fraction": dead / units,
-           "epochs": len(val), "seconds_per_epoch": seconds / len(val), "train_seconds": seconds,
            "params": int(model.count_params())}
     for s in statistics:
         row.update({f"{_LAYERS[s.layer]}_{k}": float(getattr(s, k)) for k in _STATS})
@@ -99,11 +82,11 @@ def _report(result):
                             **{k: group[f"{layer}_{k}"].median() for k in _STATS}}
                            for label, group in result.runs.groupby("label", sort=False)
                            for layer in _LAYERS.values()])
-    layers.to_csv(os.path.join(folder, "layers.csv"), index=False)
-    with open(os.path.join(folder, "layers.md"), "w") as handle:
+    files = [os.path.join(folder, "layers.csv"), os.path.join(folder, "layers.md")]
+    layers.to_csv(files[0], index=False)
+    with open(files[1], "w") as handle:
         handle.write("# Activations of every layer on the test split (median over the seeds)"
                      f"\n\n{layers.to_markdown(index=False, floatfmt='.4f')}\n")
-    files = [os.path.join(folder, "layers.csv"), os.path.join(folder, "layers.md")]
     keys = dict(zip(result.runs["label"], result.runs["variant"]))
     outputs = {label: dict(np.load(os.path.join(folder, "models", f"{key}__seed{first}_outputs"
                                                 ".npz"))) for label, key in keys.items()}
@@ -122,15 +105,13 @@ def _report(result):
 
 
 def _arguments(parser):
-    parser.add_argument("--image-size", type=_image_size, default=None, metavar="SIZE",
-                        help="resize images to SIZE x SIZE, at least 8 (default: 16 for the 8x8 "
-                        "digits, the native size otherwise)")
+    parser.add_argument("--image-size", type=positive_int, default=None, metavar="SIZE",
+                        help="resize images to SIZE x SIZE (default: 16 for digits, else none)")
     parser.add_argument("--freq", type=positive_int, default=None,
                         help="log the histograms every FREQ epochs (default: 1)")
-    parser.add_argument("--no-logs", action="store_true", default=None,
-                        help="do not write TensorBoard logs")
-    parser.add_argument("--images", action="store_true", default=None,
-                        help="also log activation-map images to TensorBoard")
+    for flag, text in (("--no-logs", "do not write TensorBoard logs"),
+                       ("--images", "also log activation-map images to TensorBoard")):
+        parser.add_argument(flag, action="store_true", default=None, help=text)
 
 
 #: The declaration of the study (see :class:`~linked_neurons.experiments.runner.Study`).
@@ -145,21 +126,15 @@ STUDY = runner.Study(
     load_data=_load,
     train=_train,
     values=("test_accuracy", "best_val_accuracy", "best_epoch", "final_val_accuracy",
-            "dead_fraction", "seconds_per_epoch", "params",
-            *(f"{layer}_{k}" for layer in _LAYERS.values() for k in ("mean", "std"))),
+            "dead_fraction", "seconds_per_epoch", "params"),
     columns=(("label", "activation"), ("test_accuracy", "test acc"),
-             ("best_val_accuracy", "best val acc"),
-             *((f"{layer}_{k}", f"{layer} {k}") for layer in _LAYERS.values()
-               for k in ("mean", "std")),
-             ("dead_fraction", "dead fraction"), ("seconds_per_epoch", "s/epoch"),
-             ("runs", "seeds")),
+             ("best_val_accuracy", "best val acc"), ("dead_fraction", "dead fraction"),
+             ("seconds_per_epoch", "s/epoch"), ("params", "params"), ("runs", "seeds")),
     arguments=_arguments,
     notes=lambda options, data: [
         f"{data!r}; {options['epochs']} epochs, batch {options['batch_size']}, Adam lr "
         f"{options['learning_rate']} (global clip norm 20).",
-        "Mean and std of every activation value of each layer on the test split after "
-        "training; dead fraction: units (channels of the conv layers) that are zero on every "
-        "test sample and position, over all five layers. BN: BatchNormalization after the "
-        "activation; SELU and the linked activations have none."],
+        "Dead fraction: units (channels of the conv layers) that are zero on every test sample "
+        "and position, over all five layers (per layer: layers.md)."],
     report=_report,
 )
