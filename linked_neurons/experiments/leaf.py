@@ -19,7 +19,7 @@ import os
 
 from linked_neurons.experiments import classify, figures, runner
 from linked_neurons.experiments.cli import choice, positive_int
-from linked_neurons.study_models import INITS as INITS
+from linked_neurons.study_models import LEARNABLE_INITS as INITS
 from linked_neurons.study_models import learnable_variants
 
 __all__ = ["STUDY"]
