@@ -87,3 +87,12 @@ def test_learnable_model_sets_up_each_procedure():
         learnable_model("lenet5", "relu", "base", shape, 10, optimizer="sgd")
     x = np.zeros((2, *shape), "float32")
     assert dspt.predict(x, verbose=0).shape == (2, 10)
+
+
+def test_docstring_examples():
+    import doctest
+
+    from linked_neurons import study_models
+
+    result = doctest.testmod(study_models, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
