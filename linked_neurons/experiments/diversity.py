@@ -29,7 +29,7 @@ def _expand(options):  # also checks the dataset
     if unknown:
         raise ValueError(f"diversity: unknown --variants {unknown}; valid: diverse single base.")
     k, names = options["n_activations"], []
-    for name in options["variants"]:  # K = 1: "diverse" is the single one
+    for name in options["variants"]:  # with K = 1 nothing is mixed: no "diverse"
         names += [f"learned{i}" for i in range(k)] if name == "single" else [name] * (
             name == "base" or k > 1)
     return names
