@@ -116,8 +116,8 @@ def _arguments(parser):
             ("--n-activations", positive_int, "K, the learned activations (divides 200); 2"),
             ("--data-seed", non_negative_int, "seed of MNIST-1D; 42, the published data"),
             ("--meta-seed", non_negative_int, "seed of the meta-learning and of Lanczos; 0"),
-            ("--outer-steps", positive_int, "meta-learning steps; 20 (the paper: 300)"),
-            ("--inner-epochs", positive_int, "inner epochs of every outer step; 1 (paper: 5)"),
+            ("--outer-steps", positive_int, "meta-learning steps, 300 in the paper; 20"),
+            ("--inner-epochs", positive_int, "inner epochs per outer step, 5 in the paper; 1"),
             ("--outer-lr", positive_float, "learning rate of the outer steps; 0.4"),
             ("--clip", positive_float, "elementwise clip of the meta-gradient; 0.1"),
             ("--validation-optimizer", choice("adam", "inner"), "adam at --learning-rate, or "
