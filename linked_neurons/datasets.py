@@ -35,6 +35,7 @@ from linked_neurons._validation import check_seed
 
 __all__ = [
     "Dataset",
+    "augmented_batches",
     "available",
     "load",
     "load_digits",
@@ -454,3 +455,75 @@ def load(name, **kwargs):
     if key in _KERAS_DATASETS:
         return load_keras_dataset(key, **kwargs)
     raise ValueError(f"Unknown dataset {name!r}; available: {', '.join(available())}.")
+
+
+# --------------------------------------------------------------- augmentation
+def augmented_batches(x, y, batch_size, flip=False, shift=0.0, seed=0):
+    """Shuffled training batches with random flips and shifts, for ``Model.fit``.
+
+    Every epoch the order is reshuffled; each image is flipped left-right
+    with probability 1/2 (if ``flip``) and shifted by up to ``shift`` of its
+    size along both axes, filling with zeros. NumPy only: any backend.
+
+    Args:
+        x: Images ``(N, H, W, C)``.
+        y: Labels ``(N,)``.
+        batch_size: Batch size.
+        flip: Random horizontal flips.
+        shift: Largest shift as a fraction of the image size (0: none).
+        seed: Seed of the shuffling and the augmentation.
+
+    Returns:
+        A ``keras.utils.PyDataset`` of ``(images, labels)`` batches.
+
+    Raises:
+        ValueError: For ``x`` that is not a batch of images or a bad size.
+
+    Example:
+
+        >>> import numpy as np
+        >>> from linked_neurons.datasets import augmented_batches
+        >>> batches = augmented_batches(np.ones((10, 8, 8, 1)), np.arange(10), 4, shift=0.25)
+        >>> len(batches), batches[0][0].shape
+        (3, (4, 8, 8, 1))
+    """
+    import keras
+
+    if np.ndim(x) != 4 or len(x) != len(y):
+        raise ValueError(f"augmented_batches: expected images (N, H, W, C) and N labels, got "
+                         f"x of shape {np.shape(x)} and {len(y)} labels.")
+    if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"augmented_batches: `batch_size` must be an int >= 1, got "
+                         f"{batch_size!r}.")
+    if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not 0 <= shift < 0.5:
+        raise ValueError(f"augmented_batches: `shift` must be a number in [0, 0.5), got "
+                         f"{shift!r}.")
+    rng = np.random.default_rng(seed)
+    sh, sw = int(round(shift * x.shape[1])), int(round(shift * x.shape[2]))
+
+    class Batches(keras.utils.PyDataset):
+        order = rng.permutation(len(x))
+
+        def __len__(self):
+            return -(-len(x) // int(batch_size))
+
+        def __getitem__(self, index):
+            idx = self.order[index * int(batch_size): (index + 1) * int(batch_size)]
+            images = x[idx].copy()
+            if flip:
+                mask = rng.random(len(images)) < 0.5
+                images[mask] = images[mask, :, ::-1]
+            if sh or sw:
+                height, width = images.shape[1:3]
+                padded = np.pad(images, ((0, 0), (sh, sh), (sw, sw), (0, 0)))
+                dy = rng.integers(-sh, sh + 1, size=len(images))
+                dx = rng.integers(-sw, sw + 1, size=len(images))
+                for i in range(len(images)):
+                    top, left = sh + dy[i], sw + dx[i]
+                    images[i] = padded[i, top: top + height, left: left + width]
+            return images, y[idx]
+
+        def on_epoch_end(self):
+            self.order = rng.permutation(len(x))
+
+    return Batches()

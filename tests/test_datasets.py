@@ -280,3 +280,43 @@ def test_load_digits_seed_must_be_an_integer():
         load_digits(seed="abc")
     with pytest.raises(ValueError, match=r"load_digits.*`seed`.*nan"):
         load_digits(seed=float("nan"))
+
+
+def test_augmented_batches_shuffle_flip_and_shift():
+    x = np.arange(2 * 10 * 10, dtype="float32").reshape(2, 10, 10, 1) + 1.0
+    y = np.array([0, 1])
+    plain = datasets.augmented_batches(x, y, batch_size=2, seed=0)
+    xb, yb = plain[0]
+    np.testing.assert_array_equal(xb, x[plain.order])
+    np.testing.assert_array_equal(yb, y[plain.order])
+    orders = set()
+    for _ in range(20):
+        plain.on_epoch_end()
+        orders.add(tuple(plain.order))
+    assert len(orders) == 2  # reshuffled every epoch
+    flipped = datasets.augmented_batches(x, y, batch_size=2, flip=True, seed=1)
+    outcomes = set()
+    for _ in range(10):
+        for image, original in zip(flipped[0][0], x[flipped.order]):
+            same, mirrored = np.array_equal(image, original), np.array_equal(image,
+                                                                              original[:, ::-1])
+            assert same or mirrored
+            outcomes.add(same)
+    assert outcomes == {True, False}
+    shifted = datasets.augmented_batches(x, y, batch_size=2, shift=0.1, seed=2)
+    image, original = shifted[0][0][0], x[shifted.order][0]
+    padded = np.pad(original, ((1, 1), (1, 1), (0, 0)))
+    matches = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+               if np.array_equal(image, padded[1 + dy: 11 + dy, 1 + dx: 11 + dx])]
+    assert len(matches) == 1  # a shift of at most one pixel, zeros filled in
+    assert len(datasets.augmented_batches(np.zeros((5, 4, 4, 1)), np.zeros(5), 2)) == 3
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(x=np.zeros((4, 8)), y=np.zeros(4), batch_size=2), "expected images"),
+    (dict(x=np.zeros((4, 8, 8, 1)), y=np.zeros(4), batch_size=0), "`batch_size`"),
+    (dict(x=np.zeros((4, 8, 8, 1)), y=np.zeros(4), batch_size=2, shift=0.5), "`shift`"),
+])
+def test_augmented_batches_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=f"augmented_batches: {message}"):
+        datasets.augmented_batches(**kwargs)

@@ -6,6 +6,7 @@
   -> activation).
 - :func:`load_data`: a dataset by name, in the layout the networks need,
   optionally resized and subsampled.
+- :func:`paired_tables`: every variant minus its baseline, seed by seed.
 - :func:`fit_and_score`: compile, fit with the runner's callbacks, restore
   the weights of the best validation epoch and test them (model selection on
   validation data); the paper's own score, the best test accuracy over the
@@ -18,7 +19,8 @@ import time
 from typing import NamedTuple
 
 __all__ = ["PAPER_COLUMNS", "Variant", "activation_layer_names", "fit_and_score", "fit_task",
-           "load_data", "load_images", "paper_arguments", "paper_study", "parse_variant", "widen"]
+           "history_row", "load_data", "load_images", "paired_tables", "paper_arguments",
+           "paper_study", "parse_variant", "widen"]
 
 # With few steps per epoch, Keras' default BN momentum (0.99) leaves the moving
 # statistics far from the batch ones for hundreds of steps; 0.9 is PyTorch's default.
@@ -256,6 +258,64 @@ def fit_and_score(model, data, *, epochs, batch_size=32, optimizer="adam", learn
     if tests:
         history["test_accuracy"] = tests
     return row, history
+
+
+def paired_tables(result, baseline, metrics=("test_accuracy",), group_keys=(), stem="paired"):
+    """Writes every variant minus its baseline, paired by seed, as CSV and Markdown.
+
+    Args:
+        result: A :class:`~linked_neurons.experiments.runner.StudyResult`.
+        baseline: The baseline's label, or ``group -> label`` (see
+            :func:`linked_neurons.stats.paired_table`).
+        metrics: Compared row values.
+        group_keys: Row keys that split the comparisons.
+        stem: File name in the run folder, without extension.
+
+    Returns:
+        The written paths; none with fewer than two seeds.
+    """
+    import os
+
+    import pandas as pd
+
+    from linked_neurons.stats import paired_table
+
+    if len(result.options["seeds"]) < 2:
+        return []
+    rows = [{**row, "metric": metric, "comparison": f"{row['config']} - {row['baseline']}",
+             "ci": f"[{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]"}
+            for metric in metrics
+            for row in paired_table(result.runs.to_dict("records"), baseline, metric,
+                                    config_key="label", group_keys=group_keys)]
+    if not rows:
+        return []
+    table = pd.DataFrame(rows)
+    path = os.path.join(result.folder, stem)
+    table.to_csv(f"{path}.csv", index=False)
+    shown = [*group_keys, "comparison", "metric", "seeds", "mean_difference", "ci", "p_value",
+             "verdict"]
+    with open(f"{path}.md", "w") as handle:
+        handle.write("# Every variant minus its baseline, paired by seed\n\n"
+                     f"{table[shown].to_markdown(index=False, floatfmt='.4f')}\n\n"
+                     "mean_difference: mean over the seeds of (variant - baseline); ci: 95% "
+                     "Student-t interval of that mean; verdict: which is better when the "
+                     "interval excludes 0.\n")
+    return [f"{path}.csv", f"{path}.md"]
+
+
+def history_row(history, seconds):
+    """The result columns of a ``fit`` history that lasted ``seconds``.
+
+    Returns:
+        ``best_val_accuracy``, ``best_epoch`` (from 1), ``final_val_accuracy``,
+        ``final_val_loss``, ``final_train_loss``, ``epochs``,
+        ``seconds_per_epoch`` (the mean) and ``train_seconds``.
+    """
+    val = [float(v) for v in history["val_accuracy"]]
+    return {"best_val_accuracy": max(val), "best_epoch": val.index(max(val)) + 1,
+            "final_val_accuracy": val[-1], "final_val_loss": float(history["val_loss"][-1]),
+            "final_train_loss": float(history["loss"][-1]), "epochs": len(val),
+            "seconds_per_epoch": seconds / len(val), "train_seconds": float(seconds)}
 
 
 # ------------------------------------------------- the paper studies' shared parts

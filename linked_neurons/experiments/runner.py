@@ -218,10 +218,17 @@ def resolve_options(study, given):
     if any(s < 0 for s in options["seeds"]):
         raise ValueError(f"{study.name}: `seeds` must be >= 0, got {options['seeds']}.")
     options["variants"] = tuple(options["variants"])
-    keys = [study.parse_variant(v).key for v in options["variants"]]
+    keys = [v.key for v in _variants(study, options)]
     if not keys or len(set(keys)) != len(keys):
         raise ValueError(f"{study.name}: expected distinct variants, got {options['variants']}.")
     return options
+
+
+def _variants(study, options):
+    """The variants to train: ``study.grid(options)``, or each of ``options["variants"]`` parsed."""
+    if study.grid:
+        return list(study.grid(options))
+    return [study.parse_variant(v) for v in options["variants"]]
 
 
 def _write_json(path, value):
@@ -536,8 +543,7 @@ def run(study, *, output_dir="results", name=None, resume=None, verbose=2, **opt
         if code is not None:
             return code
     folder, options = _prepare_folder(study, options, given, output_dir, name, resume)
-    variants = (list(study.grid(options)) if study.grid
-                else [study.parse_variant(v) for v in options["variants"]])
+    variants = _variants(study, options)
     tasks = [(seed, v) for seed in options["seeds"] for v in variants]
     models = os.path.join(folder, "models")
     done = {}

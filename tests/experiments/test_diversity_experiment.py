@@ -1,19 +1,16 @@
-"""``python -m linked_neurons.experiments diversity`` and ``examples/diversity.py`` (SPEC §4)."""
+"""Tests of the ``diversity`` study (``linked-neurons diversity``) and ``examples/diversity.py``."""
 
-import csv
-import doctest
 import os
 import pathlib
 import re
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import run_python
 
-from linked_neurons.experiments import EXPERIMENTS
-from linked_neurons.experiments import diversity as experiment
-from linked_neurons.experiments.__main__ import main
+from linked_neurons.experiments import cli, diversity, runner
 from linked_neurons.layers.diversity import InterpolatedActivation
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
@@ -22,79 +19,68 @@ needs_tf = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
                               reason="the Hessian densities need TensorFlow")
 
 
-def _read_csv(path):
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+def _variants(**given):
+    options = runner.resolve_options(diversity.STUDY, given)
+    return [diversity.STUDY.parse_variant(n).label for n in diversity.STUDY.expand(options)]
 
 
-@pytest.mark.slow  # whole-command smoke run (~10 s); .ci/run's slow step runs it
+def test_configurations():
+    assert _variants() == ["diverse (all K)", "learned 0", "learned 1", "base"]
+    assert _variants(n_activations=3, variants=["single"]) == [
+        "learned 0", "learned 1", "learned 2"]
+    assert _variants(n_activations=1) == ["learned 0", "base"]  # K = 1: nothing to mix
+    options = runner.resolve_options(diversity.STUDY, {})
+    assert options["seeds"] == (0, 1, 2) and options["outer_steps"] == 20
+
+
 @needs_tf
-def test_tiny_run_writes_tables_curves_and_plots(tmp_path, capsys):
-    out = str(tmp_path / "diversity")
-    code = main(["diversity", "--samples", "400", "--outer-steps", "2", "--inner-epochs", "1",
-                 "--batch-size", "80", "--epochs", "1", "--seeds", "0", "1",
-                 "--lanczos-steps", "10", "--output-dir", out])
+def test_tiny_run_from_the_command_line(tmp_path, capsys):
+    code = cli.main(["diversity", "--outer-steps", "1", "--epochs", "1", "--seeds", "0", "1",
+                     "--max-train-samples", "400", "--batch-size", "80", "--lanczos-steps", "4",
+                     "--output-dir", str(tmp_path), "--name", "t", "--quiet"])
     assert code == 0
-    printed = capsys.readouterr().out
-    assert "meta step 2/2" in printed and "Hessian diverse (K=2)" in printed
-    summary = _read_csv(os.path.join(out, "diversity_validation.csv"))
-    assert [r["config"] for r in summary] == ["diverse (K=2)", "learned 0", "learned 1",
-                                              "base sin"]
-    for row in summary:
-        assert 0.0 <= float(row["mean"]) <= 1.0
-        assert re.fullmatch(r"\d\.\d{4} ± \d\.\d{4}", row["test accuracy"])
-    with open(os.path.join(out, "diversity_validation.md")) as handle:
-        assert "| diverse (K=2)" in handle.read()
-    runs = _read_csv(os.path.join(out, "diversity_validation_runs.csv"))
-    paired = _read_csv(os.path.join(out, "diversity_validation_paired.csv"))
-    assert [r["config"] for r in paired] == ["diverse (K=2)", "learned 0", "learned 1"]
-    acc = {(r["config"], r["seed"]): float(r["test_accuracy"]) for r in runs}
-    diff = np.mean([acc["learned 0", k] - acc["base sin", k] for k in ("0", "1")])
-    assert float(paired[1]["mean_difference"]) == pytest.approx(diff, abs=1e-9)
-    history = _read_csv(os.path.join(out, "diversity_meta_history.csv"))
-    assert [int(r["step"]) for r in history] == [1, 2]
-    assert all(np.isfinite(float(r["outer_loss"])) for r in history)
-    # the text file is the DiversityNN format, the .npz our own: same curves
-    text = InterpolatedActivation.from_file(os.path.join(out, "learned_activations.txt"))
-    npz = InterpolatedActivation.from_file(os.path.join(out, "learned_activations.npz"))
-    np.testing.assert_allclose(text.initial_y_values, npz.initial_y_values, rtol=1e-12)
-    for name in ("curves", "outer_loss", "hessian"):
-        path = os.path.join(out, f"diversity_{name}.png")
-        assert 1000 < os.path.getsize(path) < 150_000
+    assert "meta step 1/1" in capsys.readouterr().out
+    folder = tmp_path / "diversity" / "t"
+    runs = pd.read_csv(folder / "runs.csv")
+    assert list(runs["label"][:4]) == ["diverse (all K)", "learned 0", "learned 1", "base"]
+    assert runs["test_accuracy"].between(0, 1).all() and list(runs["seed"]) == [0] * 4 + [1] * 4
+    assert len(pd.read_csv(folder / "meta_history.csv")) == 1
+    paired = pd.read_csv(folder / "paired.csv")
+    assert list(paired["comparison"]) == ["diverse (all K) - base", "learned 0 - base",
+                                          "learned 1 - base"]
+    npz = InterpolatedActivation.from_file(str(folder / "learned_activations.npz"))
+    text = np.loadtxt(folder / "learned_activations.txt")
+    assert text.shape == (2, 201)
+    np.testing.assert_allclose(text, npz.initial_y_values, rtol=1e-12)
+    densities = np.load(folder / "hessian_density.npz")
+    assert sorted(densities) == sorted(set(runs["label"]))  # the first seed's models
+    grid, density = densities["base"]
+    assert np.all(density >= 0) and np.sum(density) * (grid[1] - grid[0]) == pytest.approx(
+        1.0, abs=0.05)
+    for name in ("learned_curves", "meta_history", "hessian"):
+        assert 1000 < os.path.getsize(folder / f"{name}.png") < 150_000
+    assert "40-200-10" in (folder / "summary.md").read_text()
 
 
-def test_registered_and_documented():
-    assert "diversity" in EXPERIMENTS
-    defaults = experiment.build_parser_defaults()
-    assert defaults["output_dir"] == os.path.join("results", "diversity")
-    assert defaults["preset"] == "quick" and defaults["data_seed"] == 42
-    assert experiment.CLI_PRESETS["paper"]["outer_steps"] == 300
-    assert "--preset paper" in experiment.__doc__
-    result = doctest.testmod(experiment, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
+@pytest.mark.parametrize("flag, value", [
+    ("--batch-size", "0"), ("--n-activations", "0"), ("--epochs", "0"),
+    ("--outer-steps", "-1"), ("--lanczos-steps", "-3"), ("--inner-epochs", "0"),
+    ("--outer-lr", "0"), ("--clip", "inf"), ("--base", "relu"), ("--data-seed", "-1"),
+    ("--validation-optimizer", "sgd"), ("--max-train-samples", "0")])
+def test_bad_flag_values_name_the_flag(flag, value, capsys, tmp_path):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["diversity", flag, value, "--output-dir", str(tmp_path)])
+    assert stop.value.code == 2 and f"argument {flag}" in capsys.readouterr().err
+    assert not os.listdir(tmp_path)
 
 
-@pytest.mark.slow
-def test_quick_preset_run_under_five_cpu_minutes(tmp_path):
-    """CPU time rather than wall time: the latter depends on the machine's load
-    (128 s of CPU time took 9 minutes of wall time at a load average of 12)."""
-    result = experiment.run_diversity(preset="quick", output_dir=str(tmp_path), verbose=0)
-    assert result["cpu_seconds"] < 300
-    assert len(result["history"]["outer_loss"]) == 20
-
-
-@pytest.mark.slow  # whole-command smoke run (~10 s); .ci/run's slow step runs it
-@needs_tf
-def test_replot_redraws_from_the_written_files(tmp_path):
-    out = str(tmp_path / "d")
-    experiment.run_diversity(samples=400, outer_steps=2, inner_epochs=1, batch_size=80,
-                             epochs=1, seeds=[0], lanczos_steps=5, output_dir=out, verbose=0,
-                             plots=False)
-    files = experiment.replot(out)
-    assert [os.path.basename(f) for f in files] == [
-        "diversity_curves.png", "diversity_outer_loss.png", "diversity_hessian.png"]
-    image = pytest.importorskip("matplotlib.image")
-    assert all(image.imread(f).shape[0] >= 400 for f in files)  # readable without zooming
+@pytest.mark.parametrize("argv, message", [
+    (["--dataset", "digits"], "--dataset must be mnist1d"),
+    (["--variants", "mixed"], "unknown --variants ['mixed']")])
+def test_bad_choices_train_nothing(argv, message, capsys, tmp_path):
+    assert cli.main(["diversity", *argv, "--output-dir", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+    assert not os.listdir(tmp_path)
 
 
 @pytest.mark.slow  # the example script in a subprocess
