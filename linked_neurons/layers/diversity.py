@@ -28,7 +28,7 @@ from linked_neurons._validation import (
     check_numbers,
     check_seed,
 )
-from linked_neurons.layers.base import ChannelActivationLayer, keras_activation
+from linked_neurons.layers.base import ChannelActivationLayer, keras_activation, lookup_name
 from linked_neurons.ops._grad import fused_op
 
 _REFERENCE = (
@@ -71,8 +71,9 @@ def _elu(x):
     return ops.where(x > 0, x, _expm1(x - ops.relu(x)))
 
 
-#: Base activations given as functions; any other name is looked up in
-#: :mod:`linked_neurons.activations` (the registry) at build time.
+#: Base activations given as functions; any other name is looked up in the
+#: activation registry (through :func:`linked_neurons.layers.base.lookup_name`)
+#: at build time.
 BASE_FUNCTIONS = {
     "sin": _sin,
     "tanh": _tanh,
@@ -109,11 +110,8 @@ def resolve_base(base, where):
     fn = keras_activation(key)
     if fn is not None:
         return key, fn
-    from linked_neurons import activations  # lazy: the registry imports the layers
-
     try:
-        multiplier = activations.channel_multiplier(key)
-        layer = activations.get(key)
+        layer, multiplier = lookup_name(key)
     except ValueError:
         raise ValueError(
             f"{where}: unknown base activation {base!r}; expected one of "
