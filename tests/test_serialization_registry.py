@@ -52,7 +52,7 @@ def test_plain_import_registers_every_serializable_object(tmp_path):
     path = os.path.join(str(tmp_path), "p24sl.keras")
     model.save(path)
     modules = _registering_modules()
-    assert "linked_neurons.training" in modules and len(modules) >= 8
+    assert "linked_neurons.training.grouped" in modules and len(modules) >= 8
     out = run_python("-c", _CHECK, path, *modules).stdout
     assert "LOADED GroupedOptimizer" in out, out
     assert "MISSING []" in out, out
