@@ -38,14 +38,12 @@ Example:
     [1e-06, 0.001, 0.001]
 """
 
+from linked_neurons.training import p24sl as _p24sl
+from linked_neurons.training import parameters as _parameters
 from linked_neurons.training.dspt import DSPTMixin, DSPTModel, DSPTSequential, with_dspt
 from linked_neurons.training.grouped import GroupedOptimizer
-from linked_neurons.training.p24sl import P24SL_FACTORS, p24sl_optimizer
-from linked_neurons.training.parameters import (
-    ACTIVATION_LAYER_TYPES,
-    activation_parameters,
-    count_activation_parameters,
-)
+from linked_neurons.training.p24sl import p24sl_optimizer
+from linked_neurons.training.parameters import activation_parameters, count_activation_parameters
 
 __all__ = [
     "ACTIVATION_LAYER_TYPES",
@@ -59,3 +57,10 @@ __all__ = [
     "p24sl_optimizer",
     "with_dspt",
 ]
+
+#: Layer types whose trainable weights are "activation parameters" by default.
+ACTIVATION_LAYER_TYPES = _parameters.ACTIVATION_LAYER_TYPES
+
+#: Default ratio of the slow (p2, p4) to the base learning rate, per optimizer class
+#: name: base/1000 with the Adam family, base/10 with RMSprop (the LEAF paper's setup).
+P24SL_FACTORS = _p24sl.P24SL_FACTORS
