@@ -1,7 +1,7 @@
 """Meta-learning of diverse activations and the validation study (SPEC §4).
 
 :func:`meta_learn` learns the K sub-networks of a
-:class:`~linked_neurons.layers.diversity.NeuralActivation` the DiversityNN
+:class:`~linked_neurons.layers.NeuralActivation` the DiversityNN
 way. Every outer step
 
 1. creates a fresh classifier ``n_in → inner_hidden → n_classes`` (the
@@ -33,11 +33,9 @@ optimizer and epochs, a classifier using all K learned activations (mixed, one
 block each), a classifier using each learned activation alone, and the pure
 base activation.
 
-The package holds one module per role:
-:mod:`~linked_neurons.diversity.unrolled` (the inner training and its
-differentiation), :mod:`~linked_neurons.diversity.meta` (the outer loop and its
-presets) and :mod:`~linked_neurons.diversity.validation`; every name is
-importable from here.
+The package holds one module per role: ``unrolled`` (the inner training and
+its differentiation), ``meta`` (the outer loop and its presets) and
+``validation``; every name is importable from here.
 """
 
 from linked_neurons.diversity import meta as _meta

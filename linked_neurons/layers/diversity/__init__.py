@@ -9,18 +9,19 @@ All K activations are evaluated together in one batched op: the per-channel
 weights are gathered from the K weight sets once, then broadcast over the
 input, so there is no Python loop over K or over the channels.
 
-The package holds one module per role: :mod:`~linked_neurons.layers.diversity.common`
-(what both layers share), :mod:`~linked_neurons.layers.diversity.neural`,
-:mod:`~linked_neurons.layers.diversity.interpolated` and
-:mod:`~linked_neurons.layers.diversity.files` (saved curves); every name is
-importable from here.
+The package holds one module per role: ``common`` (what both layers share),
+``neural``, ``interpolated`` and ``files`` (saved curves); every name is
+importable from here. The layers are documented with :mod:`linked_neurons.layers`.
 """
 
 from linked_neurons.layers.diversity import common as _common
 from linked_neurons.layers.diversity.common import block_assignment, curve_diversity, resolve_base
 from linked_neurons.layers.diversity.files import load_curves, save_curves
-from linked_neurons.layers.diversity.interpolated import InterpolatedActivation, interpolate
-from linked_neurons.layers.diversity.neural import (
+from linked_neurons.layers.diversity.interpolated import (  # noqa: F401 - the layer's own path
+    InterpolatedActivation,
+    interpolate,
+)
+from linked_neurons.layers.diversity.neural import (  # noqa: F401 - the layer's own path
     NeuralActivation,
     neural_activation,
     neural_residual,
@@ -29,8 +30,6 @@ from linked_neurons.layers.diversity.neural import (
 __all__ = [
     "BASE_FUNCTIONS",
     "HIDDEN_ACTIVATIONS",
-    "InterpolatedActivation",
-    "NeuralActivation",
     "block_assignment",
     "curve_diversity",
     "interpolate",

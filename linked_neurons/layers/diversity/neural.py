@@ -68,7 +68,7 @@ def neural_activation(
     x, w1, b1, w2, b2, assignment, base_fn, residual_scale=0.2, hidden="tanh", axis=-1,
     fused=False, noise=None,
 ):
-    """Functional form of :class:`NeuralActivation`.
+    """Functional form of :class:`~linked_neurons.layers.NeuralActivation`.
 
     ``g_k(x) = base(x) + residual_scale * MLP_k(x)`` with the K weight sets
     ``w1, b1, w2`` of shape ``(K, H)`` and ``b2`` of shape ``(K,)``;

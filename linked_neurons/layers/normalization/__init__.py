@@ -5,10 +5,8 @@ Both standardise their input exactly like ``keras.layers.BatchNormalization``
 momentum convention) and then apply a per-sample affine transform whose
 coefficients come from an attention branch that pools the raw input.
 
-One module per layer: :mod:`~linked_neurons.layers.normalization.batch_statistics`
-(the shared base class), :mod:`~linked_neurons.layers.normalization.attentive`
-and :mod:`~linked_neurons.layers.normalization.iebn`; every name is
-importable from here.
+One module per layer: ``batch_statistics`` (the shared base class),
+``attentive`` and ``iebn``; every name is importable from here.
 """
 
 from linked_neurons.layers.normalization.attentive import AttentiveNormalization
