@@ -1,4 +1,4 @@
-"""Batches from NumPy arrays, ``tf.data`` datasets, ``PyDataset`` s or iterables."""
+"""Batches of model inputs from NumPy arrays, ``tf.data``, ``PyDataset`` or iterables."""
 
 import numbers
 
