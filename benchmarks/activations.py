@@ -118,8 +118,18 @@ import platform
 import statistics
 import subprocess
 import sys
-import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from shared import (  # noqa: E402
+    cpu_name,
+    framework_copy_floor,
+    numpy_copy_floor,
+    print_targets,
+    render,
+    set_environment,
+)
 
 DEFAULT_OPS = ("lkrelu", "lkselu", "lkswish", "mish", "selu")
 ALL_OPS = DEFAULT_OPS + ("swish",)
@@ -176,16 +186,6 @@ def parse_args(argv=None):
     if args.repeats < 1:
         p.error("--repeats must be at least 1")
     return args
-
-
-def set_environment(backend, bfc):
-    """Must run before TensorFlow or Keras is imported."""
-    os.environ["KERAS_BACKEND"] = backend
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if backend == "jax":
-        os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    if bfc:
-        os.environ["TF_CPU_ALLOCATOR_USE_BFC"] = "true"
 
 
 # ----------------------------------------------------------------------------- variants
@@ -460,88 +460,12 @@ def time_op(op, args, xla, x, g):
     return {impl: (times[impl], errs[impl]) for impl in steps}
 
 
-def numpy_copy_floor(nbytes, repeats):
-    """Median time of the fastest numpy copy of ``nbytes`` (preallocated)."""
-    import numpy as np
-
-    n = max(1, nbytes // 4)
-    src = np.full(n, 1.5, np.float32)
-    dst = np.empty_like(src)
-    threads = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                  else os.cpu_count() or 1)
-
-    def single():
-        np.copyto(dst, src)
-
-    def parallel():
-        bounds = np.linspace(0, n, threads + 1).astype(int)
-        pool = [threading.Thread(target=np.copyto, args=(dst[a:b], src[a:b]))
-                for a, b in zip(bounds[1:-1], bounds[2:])]
-        for t in pool:
-            t.start()
-        np.copyto(dst[: bounds[1]], src[: bounds[1]])
-        for t in pool:
-            t.join()
-
-    best = None
-    for f in (single, parallel) if threads > 1 else (single,):
-        f()
-        f()
-        ts = []
-        for _ in range(max(repeats, 5)):
-            t0 = time.perf_counter()
-            f()
-            ts.append(time.perf_counter() - t0)
-        med = statistics.median(ts)
-        best = med if best is None else min(best, med)
-    return best
-
-
-def framework_copy_floor(nbytes, backend, repeats):
-    """Median time of an XLA-compiled ``-a`` on ``nbytes`` (allocates its output)."""
-    import numpy as np
-
-    a = np.full(max(1, nbytes // 4), 1.5, np.float32)
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        a = tf.constant(a)
-        f = tf.function(lambda t: -t, jit_compile=True, autograph=False)
-        run = f
-    else:
-        import jax
-
-        a = jax.numpy.asarray(a)
-        f = jax.jit(lambda t: -t)
-
-        def run(t):
-            return jax.block_until_ready(f(t))
-
-    run(a)
-    run(a)
-    ts = []
-    for _ in range(max(repeats, 5)):
-        t0 = time.perf_counter()
-        out = run(a)
-        ts.append(time.perf_counter() - t0)
-        del out
-    return statistics.median(ts)
-
-
 # ----------------------------------------------------------------------------- report
 def hardware_lines(args):
     import keras
     import numpy as np
 
-    model = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    model = cpu_name()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     mem = ""
     try:
@@ -589,21 +513,6 @@ def fmt_ratio(v, digits=2):
 
 def fmt_mb(b):
     return "-" if b is None else f"{b / 1e6:.1f}"
-
-
-def render(headers, rows, markdown):
-    if markdown:
-        out = ["| " + " | ".join(headers) + " |",
-               "|" + "|".join("---" if i < 3 else "---:" for i in range(len(headers))) + "|"]
-        out += ["| " + " | ".join(r) + " |" for r in rows]
-        return "\n".join(out)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-
-    def line(cells):
-        return "  ".join(c.ljust(w) if i < 3 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths)))
-
-    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
 def main(argv=None):
@@ -774,10 +683,7 @@ def main(argv=None):
         print()
     print(render(headers, rows, md))
     print()
-    print("### Targets\n" if md else "Targets:")
-    for ok, text in summary:
-        print(("- **PASS** " if ok else "- **MISS** ") + text if md
-              else ("  PASS  " if ok else "  MISS  ") + text)
+    print_targets(summary, md)
     print()
     wall = time.perf_counter() - t_start
     notes = [

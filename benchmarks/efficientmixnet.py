@@ -70,6 +70,10 @@ import statistics
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from shared import cpu_name, numpy_copy_floor, render  # noqa: E402
+
 TARGET = 1.05
 
 
@@ -178,21 +182,6 @@ def measure(models, args, xla):
     return first, train, infer
 
 
-def numpy_copy_floor(nbytes, repeats):
-    """Median seconds of a NumPy copy of ``nbytes`` (read and write: 2 * nbytes moved)."""
-    import numpy as np
-
-    src = np.full(max(1, nbytes // 4), 1.5, np.float32)
-    dst = np.empty_like(src)
-    np.copyto(dst, src)
-    times = []
-    for _ in range(max(repeats, 5)):
-        t0 = time.perf_counter()
-        np.copyto(dst, src)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def measure_layer(args):
     """Rows of the MixedDepthwiseConv2D table: ours, the padded reference, the floor."""
     import keras
@@ -231,7 +220,7 @@ def measure_layer(args):
         return step
 
     nbytes = x.numpy().nbytes
-    floor = numpy_copy_floor(2 * nbytes, args.repeats)  # 4 tensors moved = 2 copies
+    floor = numpy_copy_floor(2 * nbytes, args.repeats, threads=1)  # 4 tensors moved = 2 copies
     rows = []
     for xla in (False, True):
         steps = {"MixedDepthwiseConv2D": step_fn(ours, xla),
@@ -261,15 +250,7 @@ def hardware_lines():
     import keras
     import numpy as np
 
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_name()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     versions = [f"Python {platform.python_version()}", f"Keras {keras.__version__}",
                 f"backend {keras.backend.backend()}"]
@@ -285,21 +266,6 @@ def hardware_lines():
         + (f" ({usable} usable)" if usable is not None else ""),
         ", ".join(versions),
     ]
-
-
-def render(headers, rows, markdown):
-    if markdown:
-        out = ["| " + " | ".join(headers) + " |",
-               "|" + "|".join("---" if i < 2 else "---:" for i in range(len(headers))) + "|"]
-        out += ["| " + " | ".join(r) + " |" for r in rows]
-        return "\n".join(out)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-
-    def line(cells):
-        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths)))
-
-    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
 def main(argv=None):
@@ -342,7 +308,7 @@ def main(argv=None):
     for line in hardware_lines():
         print(("- " if args.markdown else "") + line)
     print()
-    print(render(headers, rows, args.markdown))
+    print(render(headers, rows, args.markdown, left=2))
     print()
     for line in checks:
         print(("- " if args.markdown else "") + line)
@@ -352,7 +318,7 @@ def main(argv=None):
         print(("## " if args.markdown else "") + title)
         print()
         print(render(["implementation", "XLA", "ms", "min", "vs reference", "vs floor"],
-                     layer_rows, args.markdown))
+                     layer_rows, args.markdown, left=2))
     if load_start is not None:
         print()
         print(f"1-min load average {load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at "

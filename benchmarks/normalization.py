@@ -54,7 +54,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from activations import hardware_lines, numpy_copy_floor, render  # noqa: E402
+from activations import hardware_lines  # noqa: E402
+from shared import numpy_copy_floor, print_targets, render, set_environment  # noqa: E402
 
 VARIANTS = ("BN", "AN", "AN-paper", "IEBN")
 TARGETS = {"IEBN": 1.2, "AN": 1.4}  # train step / BN train step, small conv net
@@ -100,16 +101,6 @@ def parse_args(argv=None):
     if len(args.layer_shape) < 2:
         p.error("--layer-shape needs a batch axis and a channel axis")
     return args
-
-
-def set_environment(backend, bfc):
-    """Must run before TensorFlow or Keras is imported."""
-    os.environ["KERAS_BACKEND"] = backend
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if backend == "jax":
-        os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    if bfc:
-        os.environ["TF_CPU_ALLOCATOR_USE_BFC"] = "true"
 
 
 # ----------------------------------------------------------------------------- models
@@ -345,10 +336,7 @@ def main(argv=None):
               else "\nLayer alone: training-mode forward+backward and inference")
         print(render(layer_headers, layer_rows, md))
     print()
-    print("### Targets\n" if md else "Targets:")
-    for ok, text in summary:
-        print(("- **PASS** " if ok else "- **MISS** ") + text if md
-              else ("  PASS  " if ok else "  MISS  ") + text)
+    print_targets(summary, md)
     print()
     wall = time.perf_counter() - t_start
     notes = [

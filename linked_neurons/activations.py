@@ -45,8 +45,20 @@ from dataclasses import dataclass
 import keras
 
 from linked_neurons import ops as ln_ops
-from linked_neurons.layers import AHAF, LEAF, LKSELU, SELU, LKPReLU, LKReLU, LKSwish, Mish, Swish
-from linked_neurons.layers.base import KerasNamePlaceholder, keras_activation
+from linked_neurons.layers import (
+    AHAF,
+    LEAF,
+    LKSELU,
+    SELU,
+    InterpolatedActivation,
+    LKPReLU,
+    LKReLU,
+    LKSwish,
+    Mish,
+    NeuralActivation,
+    Swish,
+)
+from linked_neurons.layers.base import KerasNamePlaceholder, keras_activation, set_name_lookup
 
 
 @dataclass(frozen=True)
@@ -227,11 +239,21 @@ register("leakyrelu", lambda **kw: keras.layers.LeakyReLU(**{"negative_slope": 0
 # Learnable activations: one parameter set per neuron by default.
 register("leaf", LEAF, takes_axis=True)
 register("ahaf", AHAF, takes_axis=True)
-# Diverse learnable activations (SPEC §4); imported here, after the registry exists.
-from linked_neurons.layers.diversity import InterpolatedActivation, NeuralActivation  # noqa: E402
-
+# Diverse learnable activations (SPEC §4).
 register("neural", NeuralActivation, takes_axis=True, aliases=("neuralactivation",))
 register("interpolated", InterpolatedActivation, takes_axis=True)
+
+
+
+
+def _lookup(name):
+    """The layers' view of the registry: ``(layer, channel_multiplier)``."""
+    return get(name), channel_multiplier(name)
+
+
+# Layers that take an activation by name (NeuralActivation's `base`) reach the
+# registry through this hook, so no module of `layers` imports this one.
+set_name_lookup(_lookup)
 
 
 # ------------------------------------------------------------------ Keras string names

@@ -13,19 +13,13 @@ training moved them) and ``max_stat_diff`` between the final moving
 statistics.
 """
 
-import os
 import sys
 
-MODE = sys.argv[1]
-if MODE == "data_parallel":
-    os.environ["KERAS_BACKEND"] = "jax"
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
-else:
-    os.environ["KERAS_BACKEND"] = "tensorflow"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import distribution_support as ds
+
+MODE = ds.configure(sys.argv)
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 from linked_neurons.layers.normalization import IEBN, AttentiveNormalization  # noqa: E402
 
@@ -51,53 +45,24 @@ def train(model, weights, x, y):
     model.set_weights(weights)
     model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
     history = model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
-    as_numpy = [np.asarray(keras.ops.convert_to_numpy(w)) for w in model.weights]
-    trainable = [bool(w.trainable) for w in model.weights]
-    return as_numpy, trainable, history
+    return ds.weights_of(model), [bool(w.trainable) for w in model.weights], history
 
 
 def main():
-    keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    x = (rng.normal(size=(64, 6, 6, 3)) + 0.5).astype("float32")
-    y = rng.normal(size=(64, 1)).astype("float32")
-    if MODE == "mirrored":
-        import tensorflow as tf
-
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * 2
-        )
+    x, y = ds.seeded_data((64, 6, 6, 3), (64, 1), shift=0.5)
+    ds.split_cpu(MODE)
     reference = build()
     weights = reference.get_weights()
     single, trainable, h1 = train(reference, weights, x, y)
 
-    if MODE == "mirrored":
-        import tensorflow as tf
-
-        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-        assert strategy.num_replicas_in_sync == 2
-        with strategy.scope():
-            model = build()
-            dist, _, h2 = train(model, weights, x, y)
-    else:
-        devices = keras.distribution.list_devices("cpu")
-        assert len(devices) == 2, devices
-        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
-        model = build()
-        dist, _, h2 = train(model, weights, x, y)
-    assert all(np.isfinite(h2.history["loss"]))
-    assert h2.history["loss"][-1] < h2.history["loss"][0]
-
-    def max_diff(a_list, b_list, select):
-        return max(float(np.max(np.abs(a - b)))
-                   for a, b, t in zip(a_list, b_list, trainable) if t == select)
-
-    diff = max_diff(single, dist, True)
-    moved = max_diff(single, weights, True)
-    stat_diff = max_diff(single, dist, False)
-    assert max_diff(single, weights, False) > 1e-3  # the moving statistics moved
-    print(f"max_abs_diff={diff:.3e} max_weight_change={moved:.3e} max_stat_diff={stat_diff:.3e}")
+    with ds.two_devices(MODE).scope():
+        dist, _, h2 = train(build(), weights, x, y)
+    ds.assert_loss_fell(h2)
+    stats = [not t for t in trainable]
+    assert ds.max_abs_diff(single, weights, stats) > 1e-3  # the moving statistics moved
+    ds.report(max_abs_diff=ds.max_abs_diff(single, dist, trainable),
+              max_weight_change=ds.max_abs_diff(single, weights, trainable),
+              max_stat_diff=ds.max_abs_diff(single, dist, stats))
 
 
 if __name__ == "__main__":

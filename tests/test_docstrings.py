@@ -9,6 +9,12 @@ MODULES = [
     "linked_neurons.activations",
     "linked_neurons.layers.linked",
     "linked_neurons.layers.activations",
+    "linked_neurons.layers.base",
+    "linked_neurons.training",
+    "linked_neurons.training.parameters",
+    "linked_neurons.training.grouped",
+    "linked_neurons.training.p24sl",
+    "linked_neurons.training.dspt",
 ]
 
 

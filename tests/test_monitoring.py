@@ -384,8 +384,9 @@ def test_mixed_precision_outputs(known):
     np.testing.assert_allclose(row.std, expected["std"], rtol=2e-3, atol=2e-3)
 
 
-def test_docstring_examples():
-    result = doctest.testmod(monitoring, optionflags=doctest.NORMALIZE_WHITESPACE)
+@pytest.mark.parametrize("module", [monitoring, monitoring.statistics], ids=lambda m: m.__name__)
+def test_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
 
 

@@ -52,8 +52,75 @@ def test_plain_import_registers_every_serializable_object(tmp_path):
     path = os.path.join(str(tmp_path), "p24sl.keras")
     model.save(path)
     modules = _registering_modules()
-    assert "linked_neurons.training" in modules and len(modules) >= 8
+    assert "linked_neurons.training.grouped" in modules and len(modules) >= 8
     out = run_python("-c", _CHECK, path, *modules).stdout
     assert "LOADED GroupedOptimizer" in out, out
     assert "MISSING []" in out, out
     assert int(out.split("COUNT")[1].split()[0]) >= 20, out
+
+
+# The module each class was defined in before the packages were split by role;
+# `.keras` files written then name these modules beside the registered names.
+_EARLIER_MODULES = {
+    "AttentiveNormalization": "linked_neurons.layers.normalization",
+    "IEBN": "linked_neurons.layers.normalization",
+    "NeuralActivation": "linked_neurons.layers.diversity",
+    "InterpolatedActivation": "linked_neurons.layers.diversity",
+    "DSPTModel": "linked_neurons.training",
+    "GroupedOptimizer": "linked_neurons.training",
+}
+
+
+def _rewrite_modules(node, seen):
+    if isinstance(node, dict):
+        if node.get("class_name") in _EARLIER_MODULES and "module" in node:
+            node["module"] = _EARLIER_MODULES[node["class_name"]]
+            seen.add(node["class_name"])
+        for value in node.values():
+            _rewrite_modules(value, seen)
+    elif isinstance(node, list):
+        for value in node:
+            _rewrite_modules(value, seen)
+
+
+def test_files_naming_the_earlier_modules_still_load(tmp_path):
+    """Registered names and packages are unchanged, so older `.keras` files load."""
+    import json
+    import zipfile
+
+    from linked_neurons.layers import (
+        IEBN,
+        AttentiveNormalization,
+        InterpolatedActivation,
+        NeuralActivation,
+    )
+    from linked_neurons.training import DSPTModel
+
+    inputs = keras.Input((2, 2, 3))
+    h = AttentiveNormalization()(keras.layers.Conv2D(4, 1)(inputs))
+    h = NeuralActivation(2, hidden_units=3, base="leakyrelu")(IEBN()(h))
+    grid = np.linspace(-5.0, 5.0, 11)
+    h = InterpolatedActivation(np.stack([np.tanh(grid), np.sin(grid)]))(h)
+    h = LEAF()(keras.layers.Dense(3)(keras.layers.Flatten()(h)))
+    model = DSPTModel(inputs, keras.layers.Dense(1)(h))
+    model.compile(optimizer="adam", activation_optimizer=p24sl_optimizer(model), loss="mse")
+    x = np.random.default_rng(0).normal(size=(4, 2, 2, 3)).astype("float32")
+    model.fit(x, np.ones((4, 1)), epochs=1, verbose=0)
+    saved = tmp_path / "now.keras"
+    model.save(saved)
+    earlier = tmp_path / "earlier.keras"
+    seen = set()
+    with zipfile.ZipFile(saved) as src, zipfile.ZipFile(earlier, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                _rewrite_modules(config, seen)
+                data = json.dumps(config).encode()
+            dst.writestr(item, data)
+    assert seen == set(_EARLIER_MODULES)
+    loaded = keras.models.load_model(earlier)
+    assert type(loaded) is DSPTModel
+    assert type(loaded.optimizer).__name__ == "GroupedOptimizer"
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)

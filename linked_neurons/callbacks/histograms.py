@@ -12,6 +12,8 @@ import numpy as np
 from linked_neurons import monitoring
 from linked_neurons._backend import tensorflow_required
 from linked_neurons._validation import check_bool, check_int, check_seed
+from linked_neurons.monitoring.selection import _channel_axes
+from linked_neurons.monitoring.statistics import _check_threshold
 
 #: Image summaries the callback can write.
 IMAGES = ("histogram", "activation_map")
@@ -312,7 +314,7 @@ class ActivationHistograms(keras.callbacks.Callback):
         self.channel_axis = None if channel_axis is None else check_int(
             name, "channel_axis", channel_axis
         )
-        monitoring._check_threshold(threshold, name)
+        _check_threshold(threshold, name)
         self.threshold = float(threshold)
         if (
             not isinstance(image_size, (tuple, list))
@@ -352,7 +354,7 @@ class ActivationHistograms(keras.callbacks.Callback):
         self._probe = monitoring.ActivationProbe(
             self.model, self.layers, caller="ActivationHistograms"
         )
-        self._axes = monitoring._channel_axes(
+        self._axes = _channel_axes(
             self._probe.layers, self.channel_axis, "ActivationHistograms"
         )
         self._probe_model = self.model

@@ -37,6 +37,70 @@ def keras_activation(name):
     return None if isinstance(fn, KerasNamePlaceholder) else fn
 
 
+_name_lookup = None
+
+
+def set_name_lookup(lookup):
+    """Installs the function that turns a registered activation name into a layer.
+
+    Layers that take another activation by name (the ``base`` of
+    :class:`~linked_neurons.layers.NeuralActivation`) resolve it through this
+    function, so that no layer imports the name registry
+    :mod:`linked_neurons.activations`, which itself imports the layers. The
+    registry installs its lookup when it is imported, which
+    ``import linked_neurons`` does.
+
+    Args:
+        lookup: A callable ``lookup(name)`` returning
+            ``(layer, channel_multiplier)`` for a registered name and raising
+            ``ValueError`` for an unknown one; or None to remove the lookup.
+
+    Returns:
+        The lookup installed before (None if there was none).
+
+    Raises:
+        TypeError: If ``lookup`` is neither callable nor None.
+
+    Example:
+
+    >>> from linked_neurons.layers import base
+    >>> previous = base.set_name_lookup(lambda name: (None, 1))
+    >>> base.lookup_name("anything")
+    (None, 1)
+    >>> _ = base.set_name_lookup(previous)
+    """
+    global _name_lookup
+    if lookup is not None and not callable(lookup):
+        raise TypeError(
+            f"set_name_lookup: `lookup` must be callable or None, got {lookup!r} "
+            f"of type {type(lookup).__name__}."
+        )
+    previous, _name_lookup = _name_lookup, lookup
+    return previous
+
+
+def lookup_name(name):
+    """``(layer, channel_multiplier)`` for a name of the installed registry.
+
+    Args:
+        name: An activation name.
+
+    Returns:
+        A new layer for ``name`` and the factor by which it multiplies the
+        channel axis.
+
+    Raises:
+        ValueError: If the name is unknown to the registry, or no registry
+            lookup is installed (see :func:`set_name_lookup`).
+    """
+    if _name_lookup is None:
+        raise ValueError(
+            f"lookup_name: no activation registry is installed to resolve {name!r}; "
+            f"import linked_neurons.activations first."
+        )
+    return _name_lookup(name)
+
+
 class ActivationLayer(keras.layers.Layer):
     """Base class of the library's activation layers.
 

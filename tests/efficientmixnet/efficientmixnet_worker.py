@@ -15,18 +15,13 @@ Two runs:
    drop-connect) distributed. Prints ``full first_loss=<float> last_loss=<float>``.
 """
 
-import os
+import pathlib
 import sys
 
-MODE = sys.argv[1] if len(sys.argv) > 1 else "mirrored"
-if MODE == "data_parallel":
-    os.environ["KERAS_BACKEND"] = "jax"
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
-elif MODE == "mirrored":
-    os.environ["KERAS_BACKEND"] = "tensorflow"
-else:
-    raise SystemExit(f"unknown mode {MODE!r}; expected 'mirrored' or 'data_parallel'")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # tests/: the shared helper
+import distribution_support as ds  # noqa: E402
+
+MODE = ds.configure(sys.argv)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -57,52 +52,32 @@ def train(model, weights, x, y, epochs):
     model.compile(optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy",
                   jit_compile=False)
     history = model.fit(x, y, batch_size=16, epochs=epochs, shuffle=False, verbose=0)
-    return [np.asarray(keras.ops.convert_to_numpy(w)) for w in model.weights], history
+    return ds.weights_of(model), history
 
 
 def main():
-    if MODE == "mirrored":
-        import tensorflow as tf
-
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * 2
-        )
-        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-        assert strategy.num_replicas_in_sync == 2
-        scope = strategy.scope
-    keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(64, 32, 32, 3)).astype("float32")
-    y = rng.integers(0, 4, size=(64,))
+    ds.split_cpu(MODE)
+    distribution = ds.two_devices(MODE)
+    x, y = ds.seeded_data((64, 32, 32, 3), (64,), classes=4)
 
     reference = build("bn", "swish", 0.0)
     freeze_norms(reference)
     weights = reference.get_weights()
     single, _ = train(reference, weights, x, y, epochs=2)
 
-    if MODE == "data_parallel":
-        import contextlib
-
-        devices = keras.distribution.list_devices("cpu")
-        assert len(devices) == 2, devices
-        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
-        scope = contextlib.nullcontext
-    with scope():
+    with distribution.scope():
         model = build("bn", "swish", 0.0)
         freeze_norms(model)
         dist, history = train(model, weights, x, y, epochs=2)
     assert all(np.isfinite(history.history["loss"]))
-    diff = max(float(np.max(np.abs(a - b))) for a, b in zip(single, dist))
-    moved = max(float(np.max(np.abs(a - b))) for a, b in zip(single, weights))
-    print(f"frozen max_abs_diff={diff:.3e} max_weight_change={moved:.3e}")
+    ds.report("frozen", max_abs_diff=ds.max_abs_diff(single, dist),
+              max_weight_change=ds.max_abs_diff(single, weights))
 
-    with scope():
+    with distribution.scope():
         model = build("an", "leaf", 0.5)
         _, history = train(model, model.get_weights(), x, y, epochs=4)
     losses = history.history["loss"]
-    print(f"full first_loss={losses[0]:.6f} last_loss={losses[-1]:.6f}")
-    sys.stdout.flush()
+    ds.report("full", first_loss=f"{losses[0]:.6f}", last_loss=f"{losses[-1]:.6f}")
 
 
 if __name__ == "__main__":

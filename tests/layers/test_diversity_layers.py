@@ -331,10 +331,14 @@ def test_mixed_precision_keeps_float32_variables():
 
 
 def test_docstrings():
-    module = importlib.import_module("linked_neurons.layers.diversity")
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted >= 6
-    assert result.failed == 0
+    attempted = 0
+    for name in ("common", "neural", "interpolated", "files"):
+        module = importlib.import_module(f"linked_neurons.layers.diversity.{name}")
+        result = doctest.testmod(
+            module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0, name
+        attempted += result.attempted
+    assert attempted >= 6
 
 
 # ----------------------------------------------------------------------------- bad values

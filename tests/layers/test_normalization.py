@@ -657,8 +657,8 @@ def test_registry_defaults_canonical_names_and_extra_arguments():
 
 
 # ----------------------------------------------------------------------------- docs, example
-@pytest.mark.parametrize("module", [normalization_module, normalization_ops],
-                         ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [normalization_module.attentive, normalization_module.iebn,
+                                    normalization_ops], ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
     assert result.attempted > 0

@@ -9,16 +9,13 @@ the largest difference between the final weights of the single-device and the
 distributed runs, and how far training moved the weights.
 """
 
-import os
+import pathlib
 import sys
 
-MODE = sys.argv[1]
-if MODE == "data_parallel":
-    os.environ["KERAS_BACKEND"] = "jax"
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
-else:
-    os.environ["KERAS_BACKEND"] = "tensorflow"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # tests/: the shared helper
+import distribution_support as ds  # noqa: E402
+
+MODE = ds.configure(sys.argv)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -44,43 +41,24 @@ def train(model, weights, make_optimizer, x, y):
     model.compile(optimizer=make_optimizer(), loss="mse")
     history = model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
     assert all(np.isfinite(history.history["loss"]))
-    return [np.asarray(keras.ops.convert_to_numpy(w)) for w in model.weights]
+    return ds.weights_of(model)
 
 
 def main():
-    keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(64, 6, 6, 2)).astype("float32")
-    y = rng.normal(size=(64, 1)).astype("float32")
-    if MODE == "mirrored":
-        import tensorflow as tf
-
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * 2
-        )
+    x, y = ds.seeded_data((64, 6, 6, 2), (64, 1))
+    ds.split_cpu(MODE)
     weights = build().get_weights()
     single = {name: train(build(), weights, make, x, y) for name, make in OPTIMIZERS.items()}
 
-    if MODE == "mirrored":
-        import tensorflow as tf
-
-        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-        assert strategy.num_replicas_in_sync == 2
-        dist = {}
-        for name, make in OPTIMIZERS.items():
-            with strategy.scope():
-                dist[name] = train(build(), weights, make, x, y)
-    else:
-        devices = keras.distribution.list_devices("cpu")
-        assert len(devices) == 2, devices
-        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
-        dist = {name: train(build(), weights, make, x, y) for name, make in OPTIMIZERS.items()}
+    distribution = ds.two_devices(MODE)
+    dist = {}
+    for name, make in OPTIMIZERS.items():
+        with distribution.scope():
+            dist[name] = train(build(), weights, make, x, y)
 
     for name in OPTIMIZERS:
-        diff = max(float(np.max(np.abs(a - b))) for a, b in zip(single[name], dist[name]))
-        moved = max(float(np.max(np.abs(a - b))) for a, b in zip(single[name], weights))
-        print(f"{name}: max_abs_diff={diff:.3e} max_weight_change={moved:.3e}")
+        ds.report(f"{name}:", max_abs_diff=ds.max_abs_diff(single[name], dist[name]),
+                  max_weight_change=ds.max_abs_diff(single[name], weights))
 
 
 if __name__ == "__main__":
