@@ -18,9 +18,9 @@ import math
 import time
 from typing import NamedTuple
 
-__all__ = ["PAPER_COLUMNS", "Variant", "activation_layer_names", "fit_and_score", "fit_task",
-           "history_row", "load_data", "load_images", "paired_tables", "paper_arguments",
-           "paper_study", "parse_variant", "widen"]
+__all__ = ["PAPER_COLUMNS", "Variant", "activation_layer_names", "bar_report", "fit_and_score",
+           "fit_task", "history_row", "load_data", "load_images", "paired_tables",
+           "paper_arguments", "paper_study", "parse_variant", "widen"]
 
 # With few steps per epoch, Keras' default BN momentum (0.99) leaves the moving
 # statistics far from the batch ones for hundreds of steps; 0.9 is PyTorch's default.
@@ -391,6 +391,27 @@ def load_images(options):
     return load_data(options["dataset"], seed=options["seeds"][0],
                      image_size=options.get("image_size"),
                      max_train_samples=options["max_train_samples"], images=True)
+
+
+def bar_report(file_name, series, title):
+    """A ``Study.report`` that plots the paper's score per activation and ``series``.
+
+    Returns:
+        ``report(result)`` -> the path of ``file_name`` in the run folder
+        (:func:`linked_neurons.plotting.plot_bars` of the summary), or
+        ``[None]`` without matplotlib.
+    """
+    def report(result):
+        import os
+
+        from linked_neurons import plotting
+        from linked_neurons.experiments import runner
+
+        return [runner.save_plot(os.path.join(result.folder, file_name), plotting.plot_bars,
+                                 result.summary, "activation", "paper_best_test_accuracy",
+                                 series=series, title=title, dpi=90)]
+
+    return report
 
 
 def paper_study(name, optimizer, extra=None, extra_notes=(), **fields):

@@ -55,7 +55,7 @@ __all__ = [
     "load_study",
     "resolve_options",
     "run",
-    "summarize",
+    "save_plot",
 ]
 
 #: Options every study understands, with their default where the study gives none.
@@ -408,45 +408,6 @@ class _Progress:
             self.bar.close()
 
 
-def summarize(runs, values, keys=("variant", "label")):
-    """Median, minimum and maximum of ``values`` over the rows that share ``keys``.
-
-    Args:
-        runs: A ``pandas.DataFrame`` (or list of dicts), one row per training.
-        values: Numeric columns to summarise; each gives ``<v>`` (the median
-            of its finite values), ``<v>_min`` and ``<v>_max``.
-        keys: Columns that identify a configuration.
-
-    Returns:
-        A ``pandas.DataFrame``, one row per configuration in first-seen order,
-        with ``runs`` (count) and the columns whose value all runs share.
-    """
-    import numpy as np
-    import pandas as pd
-
-    frame = pd.DataFrame(runs)
-    keys = [k for k in keys if k in frame]
-    values = [v for v in values if v in frame]
-    finite = frame[values].apply(pd.to_numeric, errors="coerce").replace([np.inf, -np.inf],
-                                                                         np.nan)
-    groups = finite.groupby([frame[k] for k in keys], sort=False)
-    table = groups.median()
-    for suffix in ("min", "max"):
-        table = table.join(groups.agg(suffix).add_suffix(f"_{suffix}"))
-    for value in values:  # counts (epochs, parameters) stay integers where they can
-        if pd.api.types.is_integer_dtype(frame[value]):
-            for column in (value, f"{value}_min", f"{value}_max"):
-                if (table[column] % 1 == 0).all():
-                    table[column] = table[column].astype("int64")
-    table["runs"] = groups.size()
-    plain = [c for c in frame if c not in keys and c not in values
-             and not frame[c].map(lambda v: isinstance(v, (list, tuple, dict))).any()]
-    constant = frame.groupby(keys, sort=False)[plain].nunique(dropna=False)
-    shared = [c for c in plain if (constant[c] == 1).all()]
-    table = table.join(frame.groupby(keys, sort=False)[shared].first())
-    return table.reset_index()
-
-
 def _markdown(frame, columns):
     present = [(k, h) for k, h in columns if k in frame]
     shown = frame[[k for k, _ in present]].rename(columns=dict(present))
@@ -455,6 +416,8 @@ def _markdown(frame, columns):
 
 def _write_tables(study, folder, options, rows, histories, data, status, verbose):
     import pandas as pd
+
+    from linked_neurons.stats import summarize
 
     runs = pd.DataFrame(rows)
     files = []
@@ -480,15 +443,16 @@ def _write_tables(study, folder, options, rows, histories, data, status, verbose
         handle.write(f"# {study.name}: {study.summary}\n\n{table}\n\n" + "\n\n".join(notes) + "\n")
     files += [os.path.join(folder, f) for f in ("runs.csv", "summary.csv", "summary.md")]
     result = StudyResult(study, folder, status, options, runs, summary, histories, data, files)
-    from linked_neurons.experiments.figures import plot_bars, plot_curves
+    from linked_neurons import plotting
 
     if study.primary in summary:
-        files.append(plot_bars(summary, os.path.join(folder, f"{study.primary}.png"), "label",
-                               study.primary, title=study.summary))
+        files.append(save_plot(os.path.join(folder, f"{study.primary}.png"), plotting.plot_bars,
+                               summary, "label", study.primary, title=study.summary, dpi=90))
     curves = {label: _median_history(h) for label, h in histories.items() if h}
-    if any("val_accuracy" in h for h in curves.values()):
-        files.append(plot_curves(curves, os.path.join(folder, "curves.png"),
-                                 title=study.summary))
+    metrics = [m for m in ("val_accuracy", "val_loss") if any(m in h for h in curves.values())]
+    if "val_accuracy" in metrics:
+        files.append(save_plot(os.path.join(folder, "curves.png"), plotting.plot_learning_curves,
+                               curves, metrics, title=study.summary))
     if study.report and status == "complete":
         files += list(study.report(result) or ())
     if verbose:
@@ -499,6 +463,28 @@ def _write_tables(study, folder, options, rows, histories, data, status, verbose
             print('matplotlib is not installed: no plots (pip install -e ".[experiments]").')
     result.files = [f for f in files if f]
     return runs, summary, result.files
+
+
+def save_plot(path, plot, *args, dpi=100, **kwargs):
+    """Saves the figure ``plot(*args, **kwargs)`` returns to ``path``, if matplotlib is there.
+
+    Args:
+        path: The file (see :func:`linked_neurons.plotting.save_figure`).
+        plot: A function that returns a matplotlib ``Figure``, e.g. one of
+            :mod:`linked_neurons.plotting`.
+        *args: Its arguments.
+        dpi: Resolution of the file.
+        **kwargs: Its keyword arguments.
+
+    Returns:
+        ``path``, or None without matplotlib (the runner then says so).
+    """
+    from linked_neurons.plotting import save_figure
+
+    try:
+        return save_figure(plot(*args, **kwargs), path, dpi=dpi)
+    except ImportError:
+        return None
 
 
 def _median_history(histories):

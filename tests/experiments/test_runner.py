@@ -231,14 +231,6 @@ def test_help_and_version_import_no_backend(argv):
     assert ("linked_neurons 0." in out.stdout) if argv == ["--version"] else "usage:" in out.stdout
 
 
-def test_summarize_keeps_list_columns_out_of_the_shared_ones():
-    rows = [{"variant": "a", "label": "A", "seed": s, "score": float(s), "shape": [2, 3],
-             "kind": "k"} for s in (0, 1, 2)]
-    table = runner.summarize(rows, ("score",))
-    assert list(table["score"]) == [1.0] and list(table["runs"]) == [3]
-    assert "kind" in table and "shape" not in table
-
-
 def test_a_data_error_marks_the_folder_interrupted(tmp_path):
     def broken(options):
         raise ValueError("no such data")
