@@ -4,8 +4,6 @@
   :mod:`linked_neurons.activations`, with ``_sqrt2`` (every hidden layer
   widened to ``int(sqrt(2) * W)``) and ``_bn`` (Conv -> BatchNormalization
   -> activation).
-- :func:`load_data`: a dataset by name, in the layout the networks need,
-  optionally resized and subsampled.
 - :func:`paired_tables`: every variant minus its baseline, seed by seed.
 - :func:`fit_and_score`: compile, fit with the runner's callbacks, restore
   the weights of the best validation epoch and test them (model selection on
@@ -13,13 +11,12 @@
   epochs, is reported beside it.
 """
 
-import dataclasses
 import math
 import time
 from typing import NamedTuple
 
 __all__ = ["PAPER_COLUMNS", "Variant", "activation_layer_names", "bar_report", "fit_and_score",
-           "fit_task", "history_row", "load_data", "load_images", "paired_tables",
+           "fit_task", "history_row", "load_images", "paired_tables",
            "paper_arguments", "paper_study", "parse_variant", "widen"]
 
 # With few steps per epoch, Keras' default BN momentum (0.99) leaves the moving
@@ -89,59 +86,6 @@ def parse_variant(name):
     label = _LABELS.get(activation, activation) + ("√2" if sqrt2 else "") + (
         "+BN" if batch_norm else "")
     return Variant(key, label, activation, batch_norm, sqrt2)
-
-
-def load_data(dataset="digits", seed=0, image_size=None, max_train_samples=None, images=False):
-    """Loads a dataset with a channel axis, optionally resized and subsampled.
-
-    Args:
-        dataset: A name of :func:`linked_neurons.datasets.available` or a
-            :class:`~linked_neurons.datasets.Dataset`.
-        seed: Seed of the split (and of generated data).
-        image_size: Resize images (bilinear, clipped to [0, 1]) to this square size.
-        max_train_samples: Keep at most this many training examples.
-        images: Require ``(H, W, C)`` images (``"mnist1d"`` is rejected).
-
-    Returns:
-        A :class:`~linked_neurons.datasets.Dataset`: images ``(H, W, C)``,
-        sequences ``(L, 1)``.
-
-    Raises:
-        ValueError: For an unknown dataset, 1-D data where images are needed,
-            or no validation split.
-    """
-    import keras
-    import numpy as np
-
-    from linked_neurons import datasets
-
-    if isinstance(dataset, datasets.Dataset):
-        data = dataset
-    elif dataset in datasets.available() and dataset not in datasets.available(True):
-        data = datasets.load_keras_dataset(dataset, seed=seed,
-                                           max_train_samples=max_train_samples)
-    else:
-        data = datasets.load(dataset, seed=seed)
-
-    def layout(x):
-        x = x[..., None] if x.ndim == 2 else x
-        if image_size and x.ndim == 4 and x.shape[1:3] != (image_size, image_size):
-            if not len(x):
-                return np.zeros((0, image_size, image_size, x.shape[-1]), "float32")
-            out = keras.ops.image.resize(x, (image_size, image_size), interpolation="bilinear")
-            x = np.clip(keras.ops.convert_to_numpy(out), 0.0, 1.0).astype("float32")
-        return x
-
-    train = slice(None, max_train_samples)
-    data = dataclasses.replace(data, x_train=layout(data.x_train[train]),
-                               y_train=data.y_train[train], x_val=layout(data.x_val),
-                               x_test=layout(data.x_test))
-    if images and len(data.input_shape) != 3:
-        raise ValueError(f"This study needs images (H, W, C); {data.name!r} gives inputs of "
-                         f"shape {data.input_shape}. Use digits, mnist, fashion_mnist or cifar10.")
-    if not len(data.x_val):
-        raise ValueError(f"The dataset {data.name!r} needs a non-empty validation split.")
-    return data
 
 
 def activation_layer_names(model):
@@ -387,10 +331,12 @@ def fit_task(task, model, optimizer, data=None, **kwargs):
 
 
 def load_images(options):
-    """:func:`load_data` of a paper study's ``options``: images, split with the first seed."""
-    return load_data(options["dataset"], seed=options["seeds"][0],
-                     image_size=options.get("image_size"),
-                     max_train_samples=options["max_train_samples"], images=True)
+    """The images of a paper study's ``options`` (:func:`linked_neurons.datasets.prepare`)."""
+    from linked_neurons.datasets import prepare
+
+    return prepare(options["dataset"], seed=options["seeds"][0],
+                   image_size=options.get("image_size"),
+                   max_train_samples=options["max_train_samples"], images=True)
 
 
 def bar_report(file_name, series, title):

@@ -90,8 +90,10 @@ def _train(task):
 
 
 def _load(options):
-    return classify.load_data(options["dataset"], seed=options["seeds"][0],
-                              max_train_samples=options["max_train_samples"])
+    from linked_neurons import datasets
+
+    return datasets.prepare(options["dataset"], seed=options["seeds"][0],
+                            max_train_samples=options["max_train_samples"])
 
 
 def _arguments(parser):

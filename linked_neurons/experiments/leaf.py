@@ -59,9 +59,11 @@ def _expand(options):  # also checks --image-size: LeNet-5 takes 16 x 16 or more
 
 
 def _load(options):
+    from linked_neurons import datasets
+
     size = options["image_size"] if options["dataset"] == "digits" else None
-    return classify.load_data(options["dataset"], seed=0, image_size=size, images=True,
-                              max_train_samples=options["max_train_samples"])
+    return datasets.prepare(options["dataset"], seed=0, image_size=size, images=True,
+                            max_train_samples=options["max_train_samples"])
 
 
 def _augment(options, data):
