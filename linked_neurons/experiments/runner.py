@@ -40,12 +40,13 @@ import importlib
 import json
 import math
 import os
-import platform
 import shlex
 import sys
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
+
+from linked_neurons._backend import versions
 
 __all__ = [
     "Study",
@@ -249,28 +250,6 @@ def _jsonable(value):
 def _read_json(path):
     with open(path) as handle:
         return json.load(handle)
-
-
-def versions():
-    """Versions of Python, the library, Keras and the backend, and the hardware."""
-    import keras
-
-    import linked_neurons
-
-    backend = keras.backend.backend()
-    module = sys.modules.get({"tensorflow": "tensorflow", "jax": "jax"}.get(backend, backend))
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next((line.split(":", 1)[1].strip() for line in handle
-                        if line.lower().startswith("model name")), cpu)
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"python": platform.python_version(), "linked_neurons": linked_neurons.__version__,
-            "keras": keras.__version__, "backend": backend,
-            "backend_version": getattr(module, "__version__", ""),
-            "hardware": f"{cpu}, {cores} cores available"}
 
 
 def command_line(study, options):
