@@ -4,11 +4,9 @@
   :mod:`linked_neurons.activations`, with ``_sqrt2`` (every hidden layer
   widened to ``int(sqrt(2) * W)``) and ``_bn`` (Conv -> BatchNormalization
   -> activation).
+- :func:`fit_and_score`: one training, tested with the weights of its best
+  validation epoch, the paper's score (best test accuracy) beside it.
 - :func:`paired_tables`: every variant minus its baseline, seed by seed.
-- :func:`fit_and_score`: compile, fit with the runner's callbacks, restore
-  the weights of the best validation epoch and test them (model selection on
-  validation data); the paper's own score, the best test accuracy over the
-  epochs, is reported beside it.
 """
 
 import math
@@ -17,22 +15,14 @@ from typing import NamedTuple
 
 __all__ = ["PAPER_COLUMNS", "Variant", "activation_layer_names", "bar_report", "fit_and_score",
            "fit_task", "history_row", "load_images", "paired_tables",
-           "paper_arguments", "paper_study", "parse_variant", "widen"]
+           "paper_arguments", "paper_study", "parse_variant"]
 
-# With few steps per epoch, Keras' default BN momentum (0.99) leaves the moving
-# statistics far from the batch ones for hundreds of steps; 0.9 is PyTorch's default.
-BN_MOMENTUM = 0.9
 EVAL_BATCH_SIZE = 256
 _LABELS = {"relu": "ReLU", "prelu": "PReLU", "leakyrelu": "LeakyReLU", "selu": "SELU",
            "swish": "Swish", "mish": "Mish", "lkrelu": "LK-ReLU", "lkprelu": "LK-PReLU",
            "lkselu": "LK-SELU", "lkswish": "LK-Swish"}
 _SUFFIXES = {"bn": ("_bn", "+bn", "-bn", " bn"),
              "sqrt2": ("_sqrt2", "-sqrt2", "+sqrt2", "sqrt2", "√2")}
-
-
-def widen(width):
-    """The paper's widened baseline: ``int(sqrt(2) * width)`` filters."""
-    return int(math.sqrt(2.0) * width)
 
 
 class Variant(NamedTuple):
@@ -167,8 +157,6 @@ def fit_and_score(model, data, *, epochs, batch_size=32, optimizer="adam", learn
                         validation_batch_size=eval_batch, verbose=0,
                         callbacks=[Track(), *callbacks]).history
     wall = time.perf_counter() - start
-    val = [float(v) for v in history["val_accuracy"]]
-    top = int(np.argmax(val))
     if best["weights"] is not None:
         model.set_weights(best["weights"])
     test_loss = test_accuracy = math.nan
@@ -176,19 +164,15 @@ def fit_and_score(model, data, *, epochs, batch_size=32, optimizer="adam", learn
         test_loss, test_accuracy = model.evaluate(data.x_test, data.y_test,
                                                   batch_size=eval_batch, verbose=0)
     steady = durations[1:] or durations
-    row = {
-        "best_val_accuracy": val[top], "best_epoch": top + 1,
-        "test_accuracy": float(test_accuracy), "test_loss": float(test_loss),
-        "paper_best_test_accuracy": max(tests) if tests else math.nan,
-        "final_val_accuracy": val[-1], "final_val_loss": float(history["val_loss"][-1]),
-        "final_train_accuracy": float(history["accuracy"][-1]),
-        "final_train_loss": float(history["loss"][-1]), "epochs": len(val),
-        "seconds_per_epoch": float(np.median(steady)) if steady else math.nan,
-        "first_epoch_seconds": float(durations[0]) if durations else math.nan,
-        "train_seconds": float(wall), "params": int(model.count_params()),
-    }
+    row = {**history_row(history, wall), "test_accuracy": float(test_accuracy),
+           "test_loss": float(test_loss),
+           "paper_best_test_accuracy": max(tests) if tests else math.nan,
+           "final_train_accuracy": float(history["accuracy"][-1]),
+           "seconds_per_epoch": float(np.median(steady)) if steady else math.nan,
+           "first_epoch_seconds": float(durations[0]) if durations else math.nan,
+           "params": int(model.count_params())}
     if target_accuracy is not None:
-        reached = [i for i, v in enumerate(val) if v >= target_accuracy]
+        reached = [i for i, v in enumerate(history["val_accuracy"]) if v >= target_accuracy]
         row["epochs_to_target"] = reached[0] + 1 if reached else math.nan
         row["seconds_to_target"] = float(sum(durations[: reached[0] + 1])) if reached else math.nan
     if dead_units:

@@ -328,8 +328,8 @@ def _clock(seconds):
 class _Progress:
     """Overall and per-model progress, with the time left from the epochs done so far."""
 
-    def __init__(self, study, total_epochs, verbose):
-        self.study, self.total, self.verbose = study, total_epochs, verbose
+    def __init__(self, study, trainings, epochs, verbose):
+        self.total, self.epochs, self.verbose = trainings * epochs, epochs, verbose
         self.done, self.seconds, self.bar = 0, 0.0, None
         self.tty = verbose >= 2 and sys.stderr.isatty()
         if self.tty:
@@ -338,9 +338,10 @@ class _Progress:
             except ImportError:
                 self.tty = False
             else:
-                self.bar = tqdm(total=total_epochs, desc=study.name, unit="epoch", position=0)
+                self.bar = tqdm(total=self.total, desc=study.name, unit="epoch", position=0)
 
-    def callback(self, task, epochs, position):
+    def start(self, task, position, csv_path):
+        """Gives ``task`` its callbacks (progress, epoch CSV, its own bar) and ``epoch_end``."""
         import keras
 
         progress = self
@@ -350,12 +351,21 @@ class _Progress:
                 self.start = time.perf_counter()
 
             def on_epoch_end(self, epoch, logs=None):
-                progress.epoch_end(task, epochs, position, epoch, logs,
-                                   time.perf_counter() - self.start)
+                progress.epoch_end(task, position, epoch, logs, time.perf_counter() - self.start)
 
-        return EpochLog()
+        log = EpochLog()
+        task.callbacks = [log, keras.callbacks.CSVLogger(csv_path)]
+        if self.tty:
+            from tqdm.keras import TqdmCallback
 
-    def epoch_end(self, task, epochs, position, epoch, logs, seconds):
+            task.callbacks.append(TqdmCallback(epochs=self.epochs, verbose=0, leave=False,
+                                               position=1,
+                                               desc=f"{task.variant.label} seed {task.seed}"))
+        task.epoch_end = lambda epoch, logs: (log.on_epoch_end(epoch, logs),
+                                              log.on_epoch_begin(epoch + 1))
+        log.on_epoch_begin(0)
+
+    def epoch_end(self, task, position, epoch, logs, seconds):
         self.done += 1
         self.seconds += seconds
         if self.bar is not None:
@@ -365,19 +375,11 @@ class _Progress:
             shown = " ".join(f"{k} {float(v):.4f}" for k, v in (logs or {}).items()
                              if k in ("loss", "accuracy", "val_loss", "val_accuracy"))
             print(f"[{position} | {self.done}/{self.total} epochs, {_clock(left)} left] "
-                  f"{task.variant.label} seed {task.seed} epoch {epoch + 1}/{epochs} {shown} "
-                  f"({seconds:.2f}s)", flush=True)
+                  f"{task.variant.label} seed {task.seed} epoch {epoch + 1}/{self.epochs} "
+                  f"{shown} ({seconds:.2f}s)", flush=True)
 
-    def model_bar(self, task, epochs):
-        if not self.tty:
-            return []
-        from tqdm.keras import TqdmCallback
-
-        return [TqdmCallback(epochs=epochs, verbose=0, leave=False, position=1,
-                             desc=f"{task.variant.label} seed {task.seed}")]
-
-    def skip(self, epochs):
-        self.total -= epochs
+    def skip(self):
+        self.total -= self.epochs
         if self.bar is not None:
             self.bar.total = self.total
             self.bar.refresh()
@@ -533,22 +535,16 @@ def run(study, *, output_dir="results", name=None, resume=None, verbose=2, **opt
             seconds = study.expected_seconds(options, data, len(tasks) - len(done))
             print(f"{study.name}: expected time about {_clock(seconds)} on 2 idle CPU cores "
                   "(longer on a busy machine)", flush=True)
-    epochs = options["epochs"]
-    progress = _Progress(study, len(tasks) * epochs, verbose)
+    progress = _Progress(study, len(tasks), options["epochs"], verbose)
     status, reason = "complete", None
     try:
         for index, (seed, variant) in enumerate(tasks, 1):
             if (seed, variant.key) in done:
-                progress.skip(epochs)
+                progress.skip()
                 continue
             position = f"{index}/{len(tasks)}"
             task = Task(variant, seed, options, data, [], folder, None)
-            log = progress.callback(task, epochs, position)
-            task.callbacks = [log, keras.callbacks.CSVLogger(
-                os.path.join(models, f"{task.name}.csv")), *progress.model_bar(task, epochs)]
-            task.epoch_end = lambda epoch, logs, _log=log: (
-                _log.on_epoch_end(epoch, logs), _log.on_epoch_begin(epoch + 1))
-            log.on_epoch_begin(0)
+            progress.start(task, position, os.path.join(models, f"{task.name}.csv"))
             keras.utils.set_random_seed(seed)
             row, history = study.train(task)
             keras.backend.clear_session()
