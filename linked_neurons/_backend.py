@@ -5,10 +5,14 @@ package's ``tensorflow``, ``jax`` and ``torch`` extras. Without the selected
 backend ``import keras`` fails deep inside Keras with a bare
 ``No module named ...``; :func:`require_backend` turns that into one message
 that says which backend was asked for and how to install it.
+:func:`versions` records the backend in use, with its version and the
+hardware, for the run folders of the studies.
 """
 
 import importlib
 import os
+import platform
+import sys
 
 # Top-level modules whose absence means a missing backend, not a broken Keras.
 _BACKEND_MODULES = {"tensorflow", "tensorflow_core", "tf_keras", "jax", "jaxlib", "torch"}
@@ -78,3 +82,31 @@ def tensorflow_required(feature):
             f"{feature} needs TensorFlow, which is not installed ({error}). "
             f"Install it with {TENSORFLOW_HINT}; it can sit beside another Keras backend."
         ) from None
+
+
+def versions():
+    """Versions of Python, the library, Keras and its backend, and the hardware.
+
+    Returns:
+        A dict of str: ``python``, ``linked_neurons``, ``keras``, ``backend``
+        (its name), ``backend_version`` and ``hardware`` (the CPU model and
+        the cores this process may use).
+    """
+    import keras
+
+    import linked_neurons
+
+    backend = keras.backend.backend()
+    module = sys.modules.get(backend)
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpu = next((line.split(":", 1)[1].strip() for line in handle
+                        if line.lower().startswith("model name")), cpu)
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"python": platform.python_version(), "linked_neurons": linked_neurons.__version__,
+            "keras": keras.__version__, "backend": backend,
+            "backend_version": getattr(module, "__version__", ""),
+            "hardware": f"{cpu}, {cores} cores available"}

@@ -41,6 +41,7 @@ __all__ = [
     "load_digits",
     "load_keras_dataset",
     "load_mnist1d",
+    "prepare",
 ]
 
 _INSTALL_HINT = 'pip install -e ".[experiments]"'
@@ -455,6 +456,66 @@ def load(name, **kwargs):
     if key in _KERAS_DATASETS:
         return load_keras_dataset(key, **kwargs)
     raise ValueError(f"Unknown dataset {name!r}; available: {', '.join(available())}.")
+
+
+def prepare(dataset="digits", seed=0, image_size=None, max_train_samples=None, images=False):
+    """Loads a dataset in the layout networks take: a channel axis, a size, a subset.
+
+    Args:
+        dataset: A name of :func:`available` or a :class:`Dataset`.
+        seed: Seed of the split (and of generated data).
+        image_size: Resize images (bilinear, clipped to [0, 1]) to this
+            square size.
+        max_train_samples: Keep at most this many training examples (the
+            ``keras.datasets`` sets draw them at random before the split).
+        images: Require ``(H, W, C)`` images (``"mnist1d"`` is rejected).
+
+    Returns:
+        A :class:`Dataset` of images ``(H, W, C)`` (a grey channel added to
+        ``(H, W)`` ones) or sequences ``(L, 1)``.
+
+    Raises:
+        ValueError: For an unknown dataset, 1-D data where images are
+            needed, or no validation split.
+
+    Example:
+
+        >>> from linked_neurons import datasets
+        >>> data = datasets.prepare("digits", image_size=16, max_train_samples=100)
+        >>> data.x_train.shape, data.x_test.shape[1:]
+        ((100, 16, 16, 1), (16, 16, 1))
+    """
+    import dataclasses
+
+    import keras
+
+    if isinstance(dataset, Dataset):
+        data = dataset
+    elif dataset in available() and dataset not in available(True):
+        data = load_keras_dataset(dataset, seed=seed, max_train_samples=max_train_samples)
+    else:
+        data = load(dataset, seed=seed)
+
+    def layout(x):
+        x = x[..., None] if x.ndim == 2 else x
+        if image_size and x.ndim == 4 and x.shape[1:3] != (image_size, image_size):
+            if not len(x):
+                return np.zeros((0, image_size, image_size, x.shape[-1]), "float32")
+            out = keras.ops.image.resize(x, (image_size, image_size), interpolation="bilinear")
+            x = np.clip(keras.ops.convert_to_numpy(out), 0.0, 1.0).astype("float32")
+        return x
+
+    train = slice(None, max_train_samples)
+    data = dataclasses.replace(data, x_train=layout(data.x_train[train]),
+                               y_train=data.y_train[train], x_val=layout(data.x_val),
+                               x_test=layout(data.x_test))
+    if images and len(data.input_shape) != 3:
+        raise ValueError(f"prepare: this needs images (H, W, C); {data.name!r} gives inputs of "
+                         f"shape {data.input_shape}. Use digits, mnist, fashion_mnist or cifar10.")
+    if not len(data.x_val):
+        raise ValueError(f"prepare: the dataset {data.name!r} needs a non-empty validation "
+                         "split.")
+    return data
 
 
 # --------------------------------------------------------------- augmentation

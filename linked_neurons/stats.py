@@ -1,11 +1,12 @@
-"""Paired comparisons of runs over the same seeds.
+"""Paired comparisons of runs over the same seeds, and their summaries.
 
 When two configurations are trained with the same seeds (same split, same
 initial weights where the shapes agree, same batch order), the per-seed
 difference of a metric removes much of the seed-to-seed spread. Its mean, its
 Student-t confidence interval and the paired t-test (``scipy.stats.ttest_rel``)
 tell whether a difference is resolved: an interval that excludes 0 resolves
-it; one that contains 0 bounds how large it can be.
+it; one that contains 0 bounds how large it can be. :func:`summarize` gives
+the median, minimum and maximum of each configuration over its seeds.
 
 Example:
 
@@ -23,7 +24,7 @@ import math
 
 import numpy as np
 
-__all__ = ["PairedComparison", "paired_comparison", "paired_table"]
+__all__ = ["PairedComparison", "paired_comparison", "paired_table", "summarize"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,3 +148,52 @@ def paired_table(rows, baseline, metric, config_key="config", seed_key="seed", g
                 "p_value": result.p_value, "verdict": result.verdict(name, base_name),
             })
     return table
+
+
+def summarize(runs, values, keys=("variant", "label")):
+    """Median, minimum and maximum of ``values`` over the rows that share ``keys``.
+
+    Args:
+        runs: A ``pandas.DataFrame`` (or list of dicts), one row per training.
+        values: Numeric columns to summarise; each gives ``<v>`` (the median
+            of its finite values), ``<v>_min`` and ``<v>_max``.
+        keys: Columns that identify a configuration.
+
+    Returns:
+        A ``pandas.DataFrame``, one row per configuration in first-seen order,
+        with ``runs`` (count) and the columns whose value all runs share.
+
+    Example:
+
+        >>> from linked_neurons.stats import summarize
+        >>> rows = [{"label": "ReLU", "seed": s, "accuracy": a, "epochs": 5}
+        ...         for s, a in enumerate([0.90, 0.94, 0.91])]
+        >>> table = summarize(rows, ["accuracy"], keys=["label"])
+        >>> list(table["label"]), list(table["accuracy"]), list(table["runs"])
+        (['ReLU'], [0.91], [3])
+        >>> list(table["accuracy_min"]), list(table["accuracy_max"]), list(table["epochs"])
+        ([0.9], [0.94], [5])
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame(runs)
+    keys = [k for k in keys if k in frame]
+    values = [v for v in values if v in frame]
+    finite = frame[values].apply(pd.to_numeric, errors="coerce").replace([np.inf, -np.inf],
+                                                                         np.nan)
+    groups = finite.groupby([frame[k] for k in keys], sort=False)
+    table = groups.median()
+    for suffix in ("min", "max"):
+        table = table.join(groups.agg(suffix).add_suffix(f"_{suffix}"))
+    for value in values:  # counts (epochs, parameters) stay integers where they can
+        if pd.api.types.is_integer_dtype(frame[value]):
+            for column in (value, f"{value}_min", f"{value}_max"):
+                if (table[column] % 1 == 0).all():
+                    table[column] = table[column].astype("int64")
+    table["runs"] = groups.size()
+    plain = [c for c in frame if c not in keys and c not in values
+             and not frame[c].map(lambda v: isinstance(v, (list, tuple, dict))).any()]
+    constant = frame.groupby(keys, sort=False)[plain].nunique(dropna=False)
+    shared = [c for c in plain if (constant[c] == 1).all()]
+    table = table.join(frame.groupby(keys, sort=False)[shared].first())
+    return table.reset_index()

@@ -282,6 +282,21 @@ def test_load_digits_seed_must_be_an_integer():
         load_digits(seed=float("nan"))
 
 
+def test_prepare_layout_resize_and_subset(digits):
+    data = datasets.prepare(digits, image_size=16, max_train_samples=100)
+    assert data.x_train.shape == (100, 16, 16, 1) and data.x_test.shape[1:] == (16, 16, 1)
+    assert data.x_val.shape == (len(digits.x_val), 16, 16, 1)
+    np.testing.assert_array_equal(data.y_train, digits.y_train[:100])
+    assert 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
+    assert datasets.prepare("digits", image_size=8).x_train.shape[1:] == (8, 8, 1)
+    sequences = datasets.prepare(datasets.load_mnist1d(n_samples=300))
+    assert sequences.input_shape == (40, 1)
+    with pytest.raises(ValueError, match="prepare: this needs images"):
+        datasets.prepare(datasets.load_mnist1d(n_samples=300), images=True)
+    with pytest.raises(ValueError, match="needs a non-empty validation split"):
+        datasets.prepare(datasets.load_digits(validation_split=0.0))
+
+
 def test_augmented_batches_shuffle_flip_and_shift():
     x = np.arange(2 * 10 * 10, dtype="float32").reshape(2, 10, 10, 1) + 1.0
     y = np.array([0, 1])

@@ -1,6 +1,7 @@
 """Tests of ``linked_neurons.plotting`` (files written to a temporary folder)."""
 
 import doctest
+import importlib
 import struct
 import sys
 
@@ -9,13 +10,17 @@ import numpy as np
 import pytest
 from conftest import np_mish, np_relu, np_selu
 
-from linked_neurons import LKPReLU, plotting
+from linked_neurons import LEAF, LKPReLU, plotting
 from linked_neurons.plotting import (
     activation_curve,
     plot_activation_curves,
+    plot_bars,
     plot_histogram_comparison,
     plot_histograms,
+    plot_learned_activations,
     plot_learning_curves,
+    plot_meta_activations,
+    plot_meta_learning,
     plot_statistics,
     save_figure,
 )
@@ -137,6 +142,31 @@ def test_unknown_activation_and_bad_grid_are_errors():
         activation_curve("relu", X, units=0)
 
 
+def test_plot_learned_activations_one_panel_per_learned_layer(tmp_path):
+    inner = keras.Sequential([keras.Input((3,)), LEAF(init="tanh", name="inner_leaf")])
+    model = keras.Sequential([keras.Input((3,)), LEAF(init="relu", name="outer_leaf"),
+                              keras.layers.Dense(3), inner, keras.layers.Dense(2)])
+    layer = model.get_layer("outer_leaf")
+    layer.set_weights([w + 0.1 * np.arange(w.size).reshape(w.shape)
+                       for w in layer.get_weights()])
+    grid = np.linspace(-2.0, 2.0, 9)
+    figure = plot_learned_activations(model, base="relu", units=2, x=grid,
+                                      path=tmp_path / "shapes.png", title="shapes")
+    check_file(tmp_path / "shapes.png", size=(864, 540))  # 7.2 x 4.5 inches at 120 dpi
+    assert [ax.get_title() for ax in figure.axes] == ["activation layer 1",
+                                                      "activation layer 2"]
+    first, second = ([line for line in ax.lines if len(line.get_xdata()) == grid.size]
+                     for ax in figure.axes)
+    assert [line.get_label() for line in first][:2] == ["relu (base)", "outer_leaf"]
+    np.testing.assert_allclose(first[1].get_ydata(), activation_curve(layer, grid)[:, 0])
+    np.testing.assert_allclose(first[0].get_ydata(), np.maximum(grid, 0))
+    assert second[1].get_label() == "inner_leaf"
+    np.testing.assert_allclose(second[1].get_ydata(), np.tanh(grid), rtol=1e-5, atol=1e-6)
+    plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="relu")])
+    with pytest.raises(ValueError, match="plot_learned_activations: .* no LEAF or AHAF"):
+        plot_learned_activations(plain)
+
+
 # ---------------------------------------------------------------- histograms
 def test_plot_histograms_grid(tmp_path):
     outputs = random_outputs()
@@ -206,6 +236,88 @@ def test_plot_learning_curves_from_history_and_dicts(tmp_path):
         plot_learning_curves(runs, metrics=["accuracy"])
 
 
+def test_plot_learning_curves_labels_and_x_axis():
+    runs = {"ReLU": {"dead_fraction": [0.0, 0.5, 0.25]}, "SELU": {"dead_fraction": [0, 0, 0]}}
+    figure = plot_learning_curves(runs, "dead_fraction", xlabel="activation layer")
+    ax = figure.axes[0]
+    assert [line.get_label() for line in ax.lines] == ["ReLU", "SELU"]  # no validation lines
+    assert ax.get_xlabel() == "activation layer"
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3])
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), [0.0, 0.5, 0.25])
+    runs = {"ReLU": {"val_accuracy": [0.5, 0.6]}, "SELU": {"val_accuracy": [0.4, 0.7]}}
+    ax = plot_learning_curves(runs, ["val_accuracy"]).axes[0]
+    assert [line.get_label() for line in ax.lines] == ["ReLU", "SELU"]
+
+
+def summary_table():
+    pd = pytest.importorskip("pandas")
+    return pd.DataFrame({"activation": ["relu", "relu", "lkrelu", "lkrelu"],
+                         "width": [8, 16, 8, 16], "acc": [0.8, 0.9, 0.85, 0.92],
+                         "acc_min": [0.7, 0.88, 0.8, 0.9], "acc_max": [0.82, 0.93, 0.9, 0.95]})
+
+
+def test_plot_bars_heights_positions_and_error_bars(tmp_path):
+    figure = plot_bars(summary_table(), "activation", "acc", series="width", reference=0.1,
+                       path=tmp_path / "bars.png", title="bars")
+    check_file(tmp_path / "bars.png")
+    ax = figure.axes[0]
+    bars = sorted(ax.patches, key=lambda bar: bar.get_x())
+    centers = [bar.get_x() + bar.get_width() / 2 for bar in bars]
+    np.testing.assert_allclose(centers, [-0.2, 0.2, 0.8, 1.2])  # width 8 left of 16
+    np.testing.assert_allclose([bar.get_height() for bar in bars], [0.8, 0.9, 0.85, 0.92])
+    segments = [s for c in ax.collections for s in c.get_segments()]
+    spans = sorted((round(s[0][0], 6), round(s[0][1], 6), round(s[1][1], 6)) for s in segments)
+    assert spans == [(-0.2, 0.7, 0.82), (0.2, 0.88, 0.93), (0.8, 0.8, 0.9), (1.2, 0.9, 0.95)]
+    assert [line.get_ydata()[0] for line in ax.lines if line.get_linestyle() == "--"] == [0.1]
+    assert ax.get_title() == "bars" and ax.get_ylabel() == "acc (median, min-max)"
+    without_range = summary_table().drop(columns=["acc_min", "acc_max"])
+    ax = plot_bars(without_range, "activation", "acc").axes[0]
+    assert len(ax.patches) == 4 and ax.get_legend() is None
+    with pytest.raises(ValueError, match="plot_bars: `summary` has no column 'kind'"):
+        plot_bars(summary_table(), "activation", "acc", series="kind")
+
+
+# ---------------------------------------------------------------- meta-learning
+def test_plot_meta_activations_draws_the_base_and_each_curve(tmp_path):
+    grid = np.linspace(-3.0, 3.0, 31)
+    curves = np.stack([np.tanh(grid), np.tanh(grid) + 0.1])
+    figure = plot_meta_activations(grid, curves, base="tanh", path=tmp_path / "meta.png",
+                                   title="learned")
+    check_file(tmp_path / "meta.png")
+    lines = figure.axes[0].lines
+    assert [line.get_label() for line in lines] == ["base: tanh(x)", "learned activation 0",
+                                                    "learned activation 1"]
+    np.testing.assert_allclose(lines[0].get_ydata(), np.tanh(grid), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(lines[2].get_ydata(), curves[1])
+    lines = plot_meta_activations(grid, curves[0], base=np.sin).axes[0].lines
+    assert [line.get_label() for line in lines] == ["base: sin(x)", "learned activation 0"]
+    with pytest.raises(ValueError, match="unknown `base` 'cube'"):
+        plot_meta_activations(grid, curves, base="cube")
+    with pytest.raises(ValueError, match="must have shape \\(K, 31\\)"):
+        plot_meta_activations(grid, curves[:, :-1])
+
+
+def test_plot_meta_learning_panels_and_moving_mean(tmp_path):
+    steps = 60
+    history = {"outer_loss": list(np.linspace(2.0, 1.0, steps)),
+               "test_accuracy": list(np.linspace(0.1, 0.6, steps)),
+               "diversity": [0.1] * steps}
+    figure = plot_meta_learning(history, path=tmp_path / "history.png")
+    check_file(tmp_path / "history.png")
+    assert [ax.get_ylabel() for ax in figure.axes] == [
+        "outer loss (mean inner training loss)", "inner classifier test accuracy",
+        "diversity (mean pairwise RMS)"]
+    per_step, mean = figure.axes[0].lines
+    assert mean.get_label() == "mean of 3 steps"  # a twentieth of the steps
+    np.testing.assert_allclose(mean.get_ydata(), np.convolve(
+        history["outer_loss"], np.ones(3) / 3, "valid"))
+    np.testing.assert_array_equal(mean.get_xdata(), np.arange(3, steps + 1))
+    short = plot_meta_learning({k: v[:5] for k, v in history.items()})
+    assert [line.get_label() for line in short.axes[1].lines] == ["per step"]
+    with pytest.raises(ValueError, match="plot_meta_learning: `history` needs"):
+        plot_meta_learning({"outer_loss": [1.0]})
+
+
 # -------------------------------------------------------------------- files
 def test_unsupported_extension_is_an_error(tmp_path):
     figure = plot_histograms(random_outputs())
@@ -230,6 +342,17 @@ def test_missing_matplotlib_is_a_clear_error(monkeypatch):
     assert activation_curve("relu", X).shape == (X.size, 1)
 
 
-def test_docstring_examples():
-    result = doctest.testmod(plotting, optionflags=doctest.NORMALIZE_WHITESPACE)
+@pytest.mark.parametrize("module", ["", ".curves", ".histograms", ".training", ".meta_learning",
+                                    ".saving"])
+def test_docstring_examples(module):
+    module = importlib.import_module(f"linked_neurons.plotting{module}")
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_every_name_of_the_modules_is_at_the_package():
+    for name in ("curves", "histograms", "training", "meta_learning", "saving"):
+        module = importlib.import_module(f"linked_neurons.plotting.{name}")
+        for attr in module.__all__:
+            assert getattr(plotting, attr) is getattr(module, attr)
+            assert attr in plotting.__all__

@@ -68,6 +68,20 @@ def test_paired_table_pairs_by_seed_within_groups():
         assert row["verdict"] == "LEAF better"
 
 
+def test_summarize_medians_ranges_and_shared_columns():
+    pd = pytest.importorskip("pandas")
+    rows = [{"variant": v, "label": v.upper(), "seed": s, "score": score, "epochs": 3,
+             "shape": [2, 3], "kind": "k", "note": f"seed {s}"}
+            for v, scores in (("b", (0.5, math.inf, 0.7)), ("a", (1.0, 4.0, 2.0)))
+            for s, score in enumerate(scores)]
+    table = stats.summarize(pd.DataFrame(rows), ("score", "epochs", "missing"))
+    assert list(table["variant"]) == ["b", "a"]  # first-seen order
+    assert list(table["score"]) == [0.6, 2.0]  # the infinite score is left out
+    assert list(table["score_min"]) == [0.5, 1.0] and list(table["score_max"]) == [0.7, 4.0]
+    assert list(table["runs"]) == [3, 3] and table["epochs"].dtype == "int64"
+    assert "kind" in table and "shape" not in table and "note" not in table
+
+
 def test_docstring():
     result = doctest.testmod(stats)
     assert result.attempted > 0 and result.failed == 0

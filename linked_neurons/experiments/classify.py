@@ -4,38 +4,25 @@
   :mod:`linked_neurons.activations`, with ``_sqrt2`` (every hidden layer
   widened to ``int(sqrt(2) * W)``) and ``_bn`` (Conv -> BatchNormalization
   -> activation).
-- :func:`load_data`: a dataset by name, in the layout the networks need,
-  optionally resized and subsampled.
+- :func:`fit_and_score`: one training, tested with the weights of its best
+  validation epoch, the paper's score (best test accuracy) beside it.
 - :func:`paired_tables`: every variant minus its baseline, seed by seed.
-- :func:`fit_and_score`: compile, fit with the runner's callbacks, restore
-  the weights of the best validation epoch and test them (model selection on
-  validation data); the paper's own score, the best test accuracy over the
-  epochs, is reported beside it.
 """
 
-import dataclasses
 import math
 import time
 from typing import NamedTuple
 
-__all__ = ["PAPER_COLUMNS", "Variant", "activation_layer_names", "fit_and_score", "fit_task",
-           "history_row", "load_data", "load_images", "paired_tables", "paper_arguments",
-           "paper_study", "parse_variant", "widen"]
+__all__ = ["PAPER_COLUMNS", "Variant", "activation_layer_names", "bar_report", "fit_and_score",
+           "fit_task", "history_row", "load_images", "paired_tables",
+           "paper_arguments", "paper_study", "parse_variant"]
 
-# With few steps per epoch, Keras' default BN momentum (0.99) leaves the moving
-# statistics far from the batch ones for hundreds of steps; 0.9 is PyTorch's default.
-BN_MOMENTUM = 0.9
 EVAL_BATCH_SIZE = 256
 _LABELS = {"relu": "ReLU", "prelu": "PReLU", "leakyrelu": "LeakyReLU", "selu": "SELU",
            "swish": "Swish", "mish": "Mish", "lkrelu": "LK-ReLU", "lkprelu": "LK-PReLU",
            "lkselu": "LK-SELU", "lkswish": "LK-Swish"}
 _SUFFIXES = {"bn": ("_bn", "+bn", "-bn", " bn"),
              "sqrt2": ("_sqrt2", "-sqrt2", "+sqrt2", "sqrt2", "√2")}
-
-
-def widen(width):
-    """The paper's widened baseline: ``int(sqrt(2) * width)`` filters."""
-    return int(math.sqrt(2.0) * width)
 
 
 class Variant(NamedTuple):
@@ -89,59 +76,6 @@ def parse_variant(name):
     label = _LABELS.get(activation, activation) + ("√2" if sqrt2 else "") + (
         "+BN" if batch_norm else "")
     return Variant(key, label, activation, batch_norm, sqrt2)
-
-
-def load_data(dataset="digits", seed=0, image_size=None, max_train_samples=None, images=False):
-    """Loads a dataset with a channel axis, optionally resized and subsampled.
-
-    Args:
-        dataset: A name of :func:`linked_neurons.datasets.available` or a
-            :class:`~linked_neurons.datasets.Dataset`.
-        seed: Seed of the split (and of generated data).
-        image_size: Resize images (bilinear, clipped to [0, 1]) to this square size.
-        max_train_samples: Keep at most this many training examples.
-        images: Require ``(H, W, C)`` images (``"mnist1d"`` is rejected).
-
-    Returns:
-        A :class:`~linked_neurons.datasets.Dataset`: images ``(H, W, C)``,
-        sequences ``(L, 1)``.
-
-    Raises:
-        ValueError: For an unknown dataset, 1-D data where images are needed,
-            or no validation split.
-    """
-    import keras
-    import numpy as np
-
-    from linked_neurons import datasets
-
-    if isinstance(dataset, datasets.Dataset):
-        data = dataset
-    elif dataset in datasets.available() and dataset not in datasets.available(True):
-        data = datasets.load_keras_dataset(dataset, seed=seed,
-                                           max_train_samples=max_train_samples)
-    else:
-        data = datasets.load(dataset, seed=seed)
-
-    def layout(x):
-        x = x[..., None] if x.ndim == 2 else x
-        if image_size and x.ndim == 4 and x.shape[1:3] != (image_size, image_size):
-            if not len(x):
-                return np.zeros((0, image_size, image_size, x.shape[-1]), "float32")
-            out = keras.ops.image.resize(x, (image_size, image_size), interpolation="bilinear")
-            x = np.clip(keras.ops.convert_to_numpy(out), 0.0, 1.0).astype("float32")
-        return x
-
-    train = slice(None, max_train_samples)
-    data = dataclasses.replace(data, x_train=layout(data.x_train[train]),
-                               y_train=data.y_train[train], x_val=layout(data.x_val),
-                               x_test=layout(data.x_test))
-    if images and len(data.input_shape) != 3:
-        raise ValueError(f"This study needs images (H, W, C); {data.name!r} gives inputs of "
-                         f"shape {data.input_shape}. Use digits, mnist, fashion_mnist or cifar10.")
-    if not len(data.x_val):
-        raise ValueError(f"The dataset {data.name!r} needs a non-empty validation split.")
-    return data
 
 
 def activation_layer_names(model):
@@ -223,8 +157,6 @@ def fit_and_score(model, data, *, epochs, batch_size=32, optimizer="adam", learn
                         validation_batch_size=eval_batch, verbose=0,
                         callbacks=[Track(), *callbacks]).history
     wall = time.perf_counter() - start
-    val = [float(v) for v in history["val_accuracy"]]
-    top = int(np.argmax(val))
     if best["weights"] is not None:
         model.set_weights(best["weights"])
     test_loss = test_accuracy = math.nan
@@ -232,19 +164,15 @@ def fit_and_score(model, data, *, epochs, batch_size=32, optimizer="adam", learn
         test_loss, test_accuracy = model.evaluate(data.x_test, data.y_test,
                                                   batch_size=eval_batch, verbose=0)
     steady = durations[1:] or durations
-    row = {
-        "best_val_accuracy": val[top], "best_epoch": top + 1,
-        "test_accuracy": float(test_accuracy), "test_loss": float(test_loss),
-        "paper_best_test_accuracy": max(tests) if tests else math.nan,
-        "final_val_accuracy": val[-1], "final_val_loss": float(history["val_loss"][-1]),
-        "final_train_accuracy": float(history["accuracy"][-1]),
-        "final_train_loss": float(history["loss"][-1]), "epochs": len(val),
-        "seconds_per_epoch": float(np.median(steady)) if steady else math.nan,
-        "first_epoch_seconds": float(durations[0]) if durations else math.nan,
-        "train_seconds": float(wall), "params": int(model.count_params()),
-    }
+    row = {**history_row(history, wall), "test_accuracy": float(test_accuracy),
+           "test_loss": float(test_loss),
+           "paper_best_test_accuracy": max(tests) if tests else math.nan,
+           "final_train_accuracy": float(history["accuracy"][-1]),
+           "seconds_per_epoch": float(np.median(steady)) if steady else math.nan,
+           "first_epoch_seconds": float(durations[0]) if durations else math.nan,
+           "params": int(model.count_params())}
     if target_accuracy is not None:
-        reached = [i for i, v in enumerate(val) if v >= target_accuracy]
+        reached = [i for i, v in enumerate(history["val_accuracy"]) if v >= target_accuracy]
         row["epochs_to_target"] = reached[0] + 1 if reached else math.nan
         row["seconds_to_target"] = float(sum(durations[: reached[0] + 1])) if reached else math.nan
     if dead_units:
@@ -387,10 +315,33 @@ def fit_task(task, model, optimizer, data=None, **kwargs):
 
 
 def load_images(options):
-    """:func:`load_data` of a paper study's ``options``: images, split with the first seed."""
-    return load_data(options["dataset"], seed=options["seeds"][0],
-                     image_size=options.get("image_size"),
-                     max_train_samples=options["max_train_samples"], images=True)
+    """The images of a paper study's ``options`` (:func:`linked_neurons.datasets.prepare`)."""
+    from linked_neurons.datasets import prepare
+
+    return prepare(options["dataset"], seed=options["seeds"][0],
+                   image_size=options.get("image_size"),
+                   max_train_samples=options["max_train_samples"], images=True)
+
+
+def bar_report(file_name, series, title):
+    """A ``Study.report`` that plots the paper's score per activation and ``series``.
+
+    Returns:
+        ``report(result)`` -> the path of ``file_name`` in the run folder
+        (:func:`linked_neurons.plotting.plot_bars` of the summary), or
+        ``[None]`` without matplotlib.
+    """
+    def report(result):
+        import os
+
+        from linked_neurons import plotting
+        from linked_neurons.experiments import runner
+
+        return [runner.save_plot(os.path.join(result.folder, file_name), plotting.plot_bars,
+                                 result.summary, "activation", "paper_best_test_accuracy",
+                                 series=series, title=title, dpi=90)]
+
+    return report
 
 
 def paper_study(name, optimizer, extra=None, extra_notes=(), **fields):

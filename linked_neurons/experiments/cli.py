@@ -31,26 +31,23 @@ _SHARED_HELP = {
 }
 
 
-def positive_int(text):
-    """``argparse`` type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
+def _int_type(low, name):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}")
+        return value
+
+    parse.__name__, parse.__qualname__ = name, name
+    parse.__doc__ = f"``argparse`` type: an integer >= {low}."
+    return parse
 
 
-def non_negative_int(text):
-    """``argparse`` type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+positive_int = _int_type(1, "positive_int")
+non_negative_int = _int_type(0, "non_negative_int")
 
 
 def finite_float(text):

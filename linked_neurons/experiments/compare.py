@@ -55,6 +55,7 @@ def build_model(input_shape, num_classes, activation="relu", batch_norm=False, f
     import keras
 
     from linked_neurons import activations
+    from linked_neurons.paper_models import BN_MOMENTUM
 
     input_shape = tuple(input_shape)
     if len(input_shape) not in (2, 3):
@@ -67,7 +68,7 @@ def build_model(input_shape, num_classes, activation="relu", batch_norm=False, f
         layers.append(conv(units, 3 if len(input_shape) == 3 else 5, padding="same",
                            use_bias=not batch_norm, kernel_initializer=kernel_initializer))
         if batch_norm:
-            layers.append(keras.layers.BatchNormalization(momentum=classify.BN_MOMENTUM))
+            layers.append(keras.layers.BatchNormalization(momentum=BN_MOMENTUM))
         layers.append(activations.get(activation))
         if index == 0:
             layers.append(pool(2))
@@ -90,8 +91,10 @@ def _train(task):
 
 
 def _load(options):
-    return classify.load_data(options["dataset"], seed=options["seeds"][0],
-                              max_train_samples=options["max_train_samples"])
+    from linked_neurons import datasets
+
+    return datasets.prepare(options["dataset"], seed=options["seeds"][0],
+                            max_train_samples=options["max_train_samples"])
 
 
 def _arguments(parser):

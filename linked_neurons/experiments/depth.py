@@ -26,7 +26,7 @@ normalization; ReLU+BN reaches .51.
 import math
 import os
 
-from linked_neurons.experiments import classify, figures, runner
+from linked_neurons.experiments import classify, runner
 
 __all__ = ["STUDY", "diagnose"]
 
@@ -50,6 +50,8 @@ def _train(task):
 def _report(result):
     import pandas as pd
 
+    from linked_neurons import plotting
+
     runs = result.runs.explode("dead_fraction")
     runs["layer"] = runs.groupby(["variant", "seed"]).cumcount() + 1
     dead = runs.groupby(["label", "layer"], sort=False)["dead_fraction"].median().reset_index()
@@ -57,9 +59,9 @@ def _report(result):
     dead.to_csv(path, index=False)
     curves = {label: {"dead_fraction": list(pd.to_numeric(group["dead_fraction"]))}
               for label, group in dead.groupby("label", sort=False)}
-    return [path, figures.plot_curves(curves, os.path.join(result.folder, "dead_units.png"),
-                                      ("dead_fraction",), "Dead units after training",
-                                      xlabel="activation layer")]
+    return [path, runner.save_plot(os.path.join(result.folder, "dead_units.png"),
+                                   plotting.plot_learning_curves, curves, "dead_fraction",
+                                   title="Dead units after training", xlabel="activation layer")]
 
 
 def diagnose(options, data=None):
@@ -85,6 +87,7 @@ def diagnose(options, data=None):
     import pandas as pd
 
     from linked_neurons import signal
+    from linked_neurons.stats import summarize
 
     data = data if data is not None else classify.load_images(options)
     x, y = data.x_train[: options["batch_size"]], data.y_train[: options["batch_size"]]
@@ -104,7 +107,7 @@ def diagnose(options, data=None):
                          "moment_last": moments[-1]})
             keras.backend.clear_session()
     values = [k for k in rows[0] if k.startswith(("grad", "moment"))]
-    summary = runner.summarize(rows, values)
+    summary = summarize(rows, values)
     summary["deep_over_eps"] = summary["grad_rms_deep"] / (options["epsilon"] or 1e-7)
     return summary, pd.DataFrame(layers)
 

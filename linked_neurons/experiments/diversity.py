@@ -13,7 +13,7 @@ seed by seed), ``meta_history.csv``, ``learned_activations.npz``/``.txt``,
 
 import os
 
-from linked_neurons.experiments import classify, figures, runner
+from linked_neurons.experiments import classify, runner
 from linked_neurons.experiments.cli import choice, non_negative_int, positive_float, positive_int
 
 __all__ = ["STUDY"]
@@ -93,6 +93,8 @@ def _report(result):
     import numpy as np
     import pandas as pd
 
+    from linked_neurons import hessian, plotting
+
     folder, data, first = result.folder, result.data, result.options["seeds"][0]
     files = [data.meta.save(os.path.join(folder, "learned_activations.npz")),
              os.path.join(folder, "learned_activations.txt"),
@@ -106,8 +108,18 @@ def _report(result):
         files.append(os.path.join(folder, "hessian_density.npz"))
         np.savez(files[-1], **densities)
     files += classify.paired_tables(result, "base")
-    return files + figures.plot_meta_learning(data.grid, data.curves, result.options["base"],
-                                              data.meta.history, densities, folder)
+    steps = len(data.meta.history["outer_loss"])
+    files += [runner.save_plot(os.path.join(folder, "learned_curves.png"),
+                               plotting.plot_meta_activations, data.grid, data.curves,
+                               result.options["base"], title="Meta-learned activations vs the "
+                               f"base ({steps} outer steps)"),
+              runner.save_plot(os.path.join(folder, "meta_history.png"),
+                               plotting.plot_meta_learning, data.meta.history)]
+    if densities:
+        files.append(runner.save_plot(os.path.join(folder, "hessian.png"), hessian.plot_density,
+                                      densities, title="Loss-Hessian eigenvalue density "
+                                      "(first-seed models)"))
+    return files
 
 
 def _arguments(parser):

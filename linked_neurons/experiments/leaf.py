@@ -17,7 +17,7 @@ ahaf_dspt leaf_p24sl leaf_dspt_p24sl`` (stability study: ``--optimizer rmsprop
 import glob
 import os
 
-from linked_neurons.experiments import classify, figures, runner
+from linked_neurons.experiments import classify, runner
 from linked_neurons.experiments.cli import choice, positive_int
 from linked_neurons.study_models import LEARNABLE_INITS as INITS
 from linked_neurons.study_models import learnable_variants
@@ -59,9 +59,11 @@ def _expand(options):  # also checks --image-size: LeNet-5 takes 16 x 16 or more
 
 
 def _load(options):
+    from linked_neurons import datasets
+
     size = options["image_size"] if options["dataset"] == "digits" else None
-    return classify.load_data(options["dataset"], seed=0, image_size=size, images=True,
-                              max_train_samples=options["max_train_samples"])
+    return datasets.prepare(options["dataset"], seed=0, image_size=size, images=True,
+                            max_train_samples=options["max_train_samples"])
 
 
 def _augment(options, data):
@@ -73,7 +75,7 @@ def _augment(options, data):
 def _train(task):
     import time
 
-    from linked_neurons import datasets
+    from linked_neurons import datasets, plotting
     from linked_neurons.study_models import learnable_model
     from linked_neurons.training import count_activation_parameters
 
@@ -92,9 +94,10 @@ def _train(task):
                         callbacks=task.callbacks).history
     seconds = time.perf_counter() - start
     test_loss, test_accuracy = model.evaluate(data.x_test, data.y_test, batch_size=256, verbose=0)
-    if task.seed == options["seeds"][0]:
-        figures.plot_learned_activations(
-            model, init, os.path.join(task.folder, f"{task.variant.key}_shapes.png"),
+    if task.seed == options["seeds"][0] and kind != "base":
+        runner.save_plot(
+            os.path.join(task.folder, f"{task.variant.key}_shapes.png"),
+            plotting.plot_learned_activations, model, init,
             title=f"{task.variant.label} after {options['epochs']} epochs, seed {task.seed}")
     return {"network": network, "init": init, "test_accuracy": float(test_accuracy),
             "test_loss": float(test_loss), **classify.history_row(history, seconds),

@@ -12,10 +12,9 @@ PReLU .7201/.7568/.7687, SELU .6981/.7012/.7559, Swish .6961/.7376/.7368.
 The network needs 10x10 pixels: the 8x8 digits are resized to 16x16.
 """
 
-import os
 from types import SimpleNamespace
 
-from linked_neurons.experiments import classify, figures
+from linked_neurons.experiments import classify
 from linked_neurons.experiments.cli import choice
 
 __all__ = ["KINDS", "LINKED", "STUDY"]
@@ -68,7 +67,5 @@ STUDY = classify.paper_study(
     columns=(("activation", "activation"), ("kind", "network"), ("label", "variant"),
              ("params", "params"), *classify.PAPER_COLUMNS, ("seconds_per_epoch", "s/epoch"),
              ("runs", "seeds")),
-    report=lambda r: [figures.plot_bars(
-        r.summary, os.path.join(r.folder, "accuracy_by_kind.png"), "activation",
-        "paper_best_test_accuracy", series="kind", title="Parameter-matched networks")],
+    report=classify.bar_report("accuracy_by_kind.png", "kind", "Parameter-matched networks"),
 )

@@ -40,12 +40,13 @@ import importlib
 import json
 import math
 import os
-import platform
 import shlex
 import sys
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
+
+from linked_neurons._backend import versions
 
 __all__ = [
     "Study",
@@ -55,7 +56,7 @@ __all__ = [
     "load_study",
     "resolve_options",
     "run",
-    "summarize",
+    "save_plot",
 ]
 
 #: Options every study understands, with their default where the study gives none.
@@ -251,28 +252,6 @@ def _read_json(path):
         return json.load(handle)
 
 
-def versions():
-    """Versions of Python, the library, Keras and the backend, and the hardware."""
-    import keras
-
-    import linked_neurons
-
-    backend = keras.backend.backend()
-    module = sys.modules.get({"tensorflow": "tensorflow", "jax": "jax"}.get(backend, backend))
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next((line.split(":", 1)[1].strip() for line in handle
-                        if line.lower().startswith("model name")), cpu)
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"python": platform.python_version(), "linked_neurons": linked_neurons.__version__,
-            "keras": keras.__version__, "backend": backend,
-            "backend_version": getattr(module, "__version__", ""),
-            "hardware": f"{cpu}, {cores} cores available"}
-
-
 def command_line(study, options):
     """The ``linked-neurons`` command that reruns a study with ``options``."""
     parts = ["linked-neurons", study.name]
@@ -349,8 +328,8 @@ def _clock(seconds):
 class _Progress:
     """Overall and per-model progress, with the time left from the epochs done so far."""
 
-    def __init__(self, study, total_epochs, verbose):
-        self.study, self.total, self.verbose = study, total_epochs, verbose
+    def __init__(self, study, trainings, epochs, verbose):
+        self.total, self.epochs, self.verbose = trainings * epochs, epochs, verbose
         self.done, self.seconds, self.bar = 0, 0.0, None
         self.tty = verbose >= 2 and sys.stderr.isatty()
         if self.tty:
@@ -359,9 +338,10 @@ class _Progress:
             except ImportError:
                 self.tty = False
             else:
-                self.bar = tqdm(total=total_epochs, desc=study.name, unit="epoch", position=0)
+                self.bar = tqdm(total=self.total, desc=study.name, unit="epoch", position=0)
 
-    def callback(self, task, epochs, position):
+    def start(self, task, position, csv_path):
+        """Gives ``task`` its callbacks (progress, epoch CSV, its own bar) and ``epoch_end``."""
         import keras
 
         progress = self
@@ -371,12 +351,21 @@ class _Progress:
                 self.start = time.perf_counter()
 
             def on_epoch_end(self, epoch, logs=None):
-                progress.epoch_end(task, epochs, position, epoch, logs,
-                                   time.perf_counter() - self.start)
+                progress.epoch_end(task, position, epoch, logs, time.perf_counter() - self.start)
 
-        return EpochLog()
+        log = EpochLog()
+        task.callbacks = [log, keras.callbacks.CSVLogger(csv_path)]
+        if self.tty:
+            from tqdm.keras import TqdmCallback
 
-    def epoch_end(self, task, epochs, position, epoch, logs, seconds):
+            task.callbacks.append(TqdmCallback(epochs=self.epochs, verbose=0, leave=False,
+                                               position=1,
+                                               desc=f"{task.variant.label} seed {task.seed}"))
+        task.epoch_end = lambda epoch, logs: (log.on_epoch_end(epoch, logs),
+                                              log.on_epoch_begin(epoch + 1))
+        log.on_epoch_begin(0)
+
+    def epoch_end(self, task, position, epoch, logs, seconds):
         self.done += 1
         self.seconds += seconds
         if self.bar is not None:
@@ -386,19 +375,11 @@ class _Progress:
             shown = " ".join(f"{k} {float(v):.4f}" for k, v in (logs or {}).items()
                              if k in ("loss", "accuracy", "val_loss", "val_accuracy"))
             print(f"[{position} | {self.done}/{self.total} epochs, {_clock(left)} left] "
-                  f"{task.variant.label} seed {task.seed} epoch {epoch + 1}/{epochs} {shown} "
-                  f"({seconds:.2f}s)", flush=True)
+                  f"{task.variant.label} seed {task.seed} epoch {epoch + 1}/{self.epochs} "
+                  f"{shown} ({seconds:.2f}s)", flush=True)
 
-    def model_bar(self, task, epochs):
-        if not self.tty:
-            return []
-        from tqdm.keras import TqdmCallback
-
-        return [TqdmCallback(epochs=epochs, verbose=0, leave=False, position=1,
-                             desc=f"{task.variant.label} seed {task.seed}")]
-
-    def skip(self, epochs):
-        self.total -= epochs
+    def skip(self):
+        self.total -= self.epochs
         if self.bar is not None:
             self.bar.total = self.total
             self.bar.refresh()
@@ -406,45 +387,6 @@ class _Progress:
     def close(self):
         if self.bar is not None:
             self.bar.close()
-
-
-def summarize(runs, values, keys=("variant", "label")):
-    """Median, minimum and maximum of ``values`` over the rows that share ``keys``.
-
-    Args:
-        runs: A ``pandas.DataFrame`` (or list of dicts), one row per training.
-        values: Numeric columns to summarise; each gives ``<v>`` (the median
-            of its finite values), ``<v>_min`` and ``<v>_max``.
-        keys: Columns that identify a configuration.
-
-    Returns:
-        A ``pandas.DataFrame``, one row per configuration in first-seen order,
-        with ``runs`` (count) and the columns whose value all runs share.
-    """
-    import numpy as np
-    import pandas as pd
-
-    frame = pd.DataFrame(runs)
-    keys = [k for k in keys if k in frame]
-    values = [v for v in values if v in frame]
-    finite = frame[values].apply(pd.to_numeric, errors="coerce").replace([np.inf, -np.inf],
-                                                                         np.nan)
-    groups = finite.groupby([frame[k] for k in keys], sort=False)
-    table = groups.median()
-    for suffix in ("min", "max"):
-        table = table.join(groups.agg(suffix).add_suffix(f"_{suffix}"))
-    for value in values:  # counts (epochs, parameters) stay integers where they can
-        if pd.api.types.is_integer_dtype(frame[value]):
-            for column in (value, f"{value}_min", f"{value}_max"):
-                if (table[column] % 1 == 0).all():
-                    table[column] = table[column].astype("int64")
-    table["runs"] = groups.size()
-    plain = [c for c in frame if c not in keys and c not in values
-             and not frame[c].map(lambda v: isinstance(v, (list, tuple, dict))).any()]
-    constant = frame.groupby(keys, sort=False)[plain].nunique(dropna=False)
-    shared = [c for c in plain if (constant[c] == 1).all()]
-    table = table.join(frame.groupby(keys, sort=False)[shared].first())
-    return table.reset_index()
 
 
 def _markdown(frame, columns):
@@ -455,6 +397,8 @@ def _markdown(frame, columns):
 
 def _write_tables(study, folder, options, rows, histories, data, status, verbose):
     import pandas as pd
+
+    from linked_neurons.stats import summarize
 
     runs = pd.DataFrame(rows)
     files = []
@@ -480,15 +424,16 @@ def _write_tables(study, folder, options, rows, histories, data, status, verbose
         handle.write(f"# {study.name}: {study.summary}\n\n{table}\n\n" + "\n\n".join(notes) + "\n")
     files += [os.path.join(folder, f) for f in ("runs.csv", "summary.csv", "summary.md")]
     result = StudyResult(study, folder, status, options, runs, summary, histories, data, files)
-    from linked_neurons.experiments.figures import plot_bars, plot_curves
+    from linked_neurons import plotting
 
     if study.primary in summary:
-        files.append(plot_bars(summary, os.path.join(folder, f"{study.primary}.png"), "label",
-                               study.primary, title=study.summary))
+        files.append(save_plot(os.path.join(folder, f"{study.primary}.png"), plotting.plot_bars,
+                               summary, "label", study.primary, title=study.summary, dpi=90))
     curves = {label: _median_history(h) for label, h in histories.items() if h}
-    if any("val_accuracy" in h for h in curves.values()):
-        files.append(plot_curves(curves, os.path.join(folder, "curves.png"),
-                                 title=study.summary))
+    metrics = [m for m in ("val_accuracy", "val_loss") if any(m in h for h in curves.values())]
+    if "val_accuracy" in metrics:
+        files.append(save_plot(os.path.join(folder, "curves.png"), plotting.plot_learning_curves,
+                               curves, metrics, title=study.summary))
     if study.report and status == "complete":
         files += list(study.report(result) or ())
     if verbose:
@@ -499,6 +444,28 @@ def _write_tables(study, folder, options, rows, histories, data, status, verbose
             print('matplotlib is not installed: no plots (pip install -e ".[experiments]").')
     result.files = [f for f in files if f]
     return runs, summary, result.files
+
+
+def save_plot(path, plot, *args, dpi=100, **kwargs):
+    """Saves the figure ``plot(*args, **kwargs)`` returns to ``path``, if matplotlib is there.
+
+    Args:
+        path: The file (see :func:`linked_neurons.plotting.save_figure`).
+        plot: A function that returns a matplotlib ``Figure``, e.g. one of
+            :mod:`linked_neurons.plotting`.
+        *args: Its arguments.
+        dpi: Resolution of the file.
+        **kwargs: Its keyword arguments.
+
+    Returns:
+        ``path``, or None without matplotlib (the runner then says so).
+    """
+    from linked_neurons.plotting import save_figure
+
+    try:
+        return save_figure(plot(*args, **kwargs), path, dpi=dpi)
+    except ImportError:
+        return None
 
 
 def _median_history(histories):
@@ -568,22 +535,16 @@ def run(study, *, output_dir="results", name=None, resume=None, verbose=2, **opt
             seconds = study.expected_seconds(options, data, len(tasks) - len(done))
             print(f"{study.name}: expected time about {_clock(seconds)} on 2 idle CPU cores "
                   "(longer on a busy machine)", flush=True)
-    epochs = options["epochs"]
-    progress = _Progress(study, len(tasks) * epochs, verbose)
+    progress = _Progress(study, len(tasks), options["epochs"], verbose)
     status, reason = "complete", None
     try:
         for index, (seed, variant) in enumerate(tasks, 1):
             if (seed, variant.key) in done:
-                progress.skip(epochs)
+                progress.skip()
                 continue
             position = f"{index}/{len(tasks)}"
             task = Task(variant, seed, options, data, [], folder, None)
-            log = progress.callback(task, epochs, position)
-            task.callbacks = [log, keras.callbacks.CSVLogger(
-                os.path.join(models, f"{task.name}.csv")), *progress.model_bar(task, epochs)]
-            task.epoch_end = lambda epoch, logs, _log=log: (
-                _log.on_epoch_end(epoch, logs), _log.on_epoch_begin(epoch + 1))
-            log.on_epoch_begin(0)
+            progress.start(task, position, os.path.join(models, f"{task.name}.csv"))
             keras.utils.set_random_seed(seed)
             row, history = study.train(task)
             keras.backend.clear_session()

@@ -25,9 +25,11 @@ _STATS = ("mean", "std", "min", "max", "zero_fraction", "negative_fraction", "de
 
 
 def _load(options):
+    from linked_neurons import datasets
+
     size = options["image_size"] or (16 if options["dataset"] == "digits" else None)
-    return classify.load_data(options["dataset"], seed=options["seeds"][0], image_size=size,
-                              max_train_samples=options["max_train_samples"])
+    return datasets.prepare(options["dataset"], seed=options["seeds"][0], image_size=size,
+                            max_train_samples=options["max_train_samples"])
 
 
 def _train(task):

@@ -17,10 +17,9 @@ table for this study.
 """
 
 import dataclasses
-import os
 from types import SimpleNamespace
 
-from linked_neurons.experiments import classify, figures
+from linked_neurons.experiments import classify
 from linked_neurons.experiments.cli import choice, finite_float, positive_float
 
 __all__ = ["CONDITIONS", "STUDY", "transform"]
@@ -110,7 +109,6 @@ STUDY = classify.paper_study(
                  f"255 x; shifted = {o['scale']} (x - mean) / std + {o['shift']}. dead units: "
                  "mean over the activation layers of the fraction of channels that are zero "
                  "for up to 512 training images."],
-    report=lambda r: [figures.plot_bars(
-        r.summary, os.path.join(r.folder, "accuracy_by_inputs.png"), "activation",
-        "paper_best_test_accuracy", series="condition", title="Input scale and shift, no BN")],
+    report=classify.bar_report("accuracy_by_inputs.png", "condition",
+                               "Input scale and shift, no BN"),
 )

@@ -22,7 +22,8 @@ import math
 import os
 import time
 
-from linked_neurons.experiments import classify, runner
+from linked_neurons._backend import versions
+from linked_neurons.experiments import classify
 from linked_neurons.experiments.cli import choice, positive_float
 
 __all__ = ["PAPER_RATIOS", "REFERENCE", "STUDY"]
@@ -122,5 +123,5 @@ STUDY = classify.paper_study(
         + f"; {o['epochs']} epochs, batch {o['batch_size']}, Adam lr {o['learning_rate']}; "
         f"target validation accuracy {o['target']}. Ratios: to LK-ReLU without BN of the same "
         "seed; paper ratio: whole-run time of the paper's ResNet50 on a GPU.",
-        "Machine: {hardware}, backend {backend}.".format(**runner.versions())],
+        "Machine: {hardware}, backend {backend}.".format(**versions())],
 )

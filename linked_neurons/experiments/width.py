@@ -11,10 +11,9 @@ The paper's medians on CIFAR-10 (W=50 / W=400): ReLU .5767/.6154, LK-ReLU
 LK-SELU .5730/.599, Swish .5559/.5442, LK-Swish .5488/.5405.
 """
 
-import os
 from types import SimpleNamespace
 
-from linked_neurons.experiments import classify, figures
+from linked_neurons.experiments import classify
 from linked_neurons.experiments.cli import positive_int
 
 __all__ = ["STUDY"]
@@ -50,7 +49,5 @@ STUDY = classify.paper_study(
     summary="one convolution of W filters per activation (paper)", arguments=_arguments,
     columns=(("width", "W"), ("activation", "activation"), *classify.PAPER_COLUMNS,
              ("params", "params"), ("seconds_per_epoch", "s/epoch"), ("runs", "seeds")),
-    report=lambda r: [figures.plot_bars(
-        r.summary, os.path.join(r.folder, "accuracy_by_width.png"), "activation",
-        "paper_best_test_accuracy", series="width", title="One convolution of W filters")],
+    report=classify.bar_report("accuracy_by_width.png", "width", "One convolution of W filters"),
 )

@@ -146,14 +146,6 @@ def test_build_model_rejects_bad_rank():
         compare.build_model((2, 8, 8, 1), 10)
 
 
-def test_load_data_layout_resize_and_subset(digits):
-    data = classify.load_data(digits, image_size=16, max_train_samples=100)
-    assert data.x_train.shape == (100, 16, 16, 1) and data.x_test.shape[1:] == (16, 16, 1)
-    assert 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
-    with pytest.raises(ValueError, match="needs images"):
-        classify.load_data(datasets.load_mnist1d(n_samples=300), images=True)
-
-
 @pytest.mark.slow
 def test_default_compare_is_well_above_chance(tmp_path):
     pytest.importorskip("sklearn")

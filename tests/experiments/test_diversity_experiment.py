@@ -21,7 +21,7 @@ needs_tf = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
 
 def _variants(**given):
     options = runner.resolve_options(diversity.STUDY, given)
-    return [diversity.STUDY.parse_variant(n).label for n in diversity.STUDY.expand(options)]
+    return [v.label for v in diversity.STUDY.grid(options)]
 
 
 def test_configurations():

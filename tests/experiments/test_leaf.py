@@ -19,7 +19,7 @@ EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
 def test_grid_of_networks_inits_and_variants():
     options = runner.resolve_options(leaf.STUDY, {"inits": ("relu", "tanh"),
                                                   "networks": ("lenet5", "kerasnet")})
-    labels = [leaf.STUDY.parse_variant(n).label for n in leaf.STUDY.expand(options)]
+    labels = [v.label for v in leaf.STUDY.grid(options)]
     assert labels == ["ReLU", "AHAF (ReLU)", "LEAF+P24Sl (ReLU)", "tanh", "LEAF+P24Sl (tanh)",
                       "KerasNet ReLU", "KerasNet AHAF (ReLU)", "KerasNet LEAF+P24Sl (ReLU)",
                       "KerasNet tanh", "KerasNet LEAF+P24Sl (tanh)"]  # no AHAF for tanh

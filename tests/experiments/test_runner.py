@@ -231,14 +231,6 @@ def test_help_and_version_import_no_backend(argv):
     assert ("linked_neurons 0." in out.stdout) if argv == ["--version"] else "usage:" in out.stdout
 
 
-def test_summarize_keeps_list_columns_out_of_the_shared_ones():
-    rows = [{"variant": "a", "label": "A", "seed": s, "score": float(s), "shape": [2, 3],
-             "kind": "k"} for s in (0, 1, 2)]
-    table = runner.summarize(rows, ("score",))
-    assert list(table["score"]) == [1.0] and list(table["runs"]) == [3]
-    assert "kind" in table and "shape" not in table
-
-
 def test_a_data_error_marks_the_folder_interrupted(tmp_path):
     def broken(options):
         raise ValueError("no such data")
@@ -247,3 +239,20 @@ def test_a_data_error_marks_the_folder_interrupted(tmp_path):
         runner.run(_study([], load_data=broken), output_dir=str(tmp_path), name="x", verbose=0)
     status = _read(os.path.join(str(tmp_path), "toy", "x", "status.json"))
     assert status["status"] == "interrupted" and "no such data" in status["reason"]
+
+
+def test_save_plot_writes_the_figure_or_nothing_without_matplotlib(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from linked_neurons import plotting
+
+    path = runner.save_plot(str(tmp_path / "loss.png"), plotting.plot_learning_curves,
+                            {"loss": [1.0, 0.5]}, title="loss", dpi=50)
+    assert path == str(tmp_path / "loss.png")
+    with open(path, "rb") as handle:
+        header = handle.read(24)
+    assert header[:4] == b"\x89PNG" and header[16:24] == (230).to_bytes(4, "big") + (
+        170).to_bytes(4, "big")  # 4.6 x 3.4 inches at 50 dpi
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    assert runner.save_plot(str(tmp_path / "none.png"), plotting.plot_learning_curves,
+                            {"loss": [1.0]}) is None
+    assert not (tmp_path / "none.png").exists()
