@@ -8,6 +8,16 @@ model; the library's layers should keep no more than Keras' own.
 
     python benchmarks/memory.py                     # every configuration
     python benchmarks/memory.py --cycles 16 --layers library --optimizer lookahead
+
+Optimizers: ``adam`` (Keras' Adam) and ``lookahead`` (the library's
+``Lookahead(RAdam)``), each also ``-built``: built with
+``model.optimizer.build(model.trainable_variables)`` before ``fit``. On
+TensorFlow (without a distribution strategy) Keras builds an optimizer that is
+not built yet while it traces the train function; the trace then runs twice,
+and TensorFlow keeps every traced train function's graph after
+``clear_session()`` (a gradient function registered process-wide by its
+all-reduce closes over it), so what a model leaves behind grows with the size
+of its train graph.
 """
 
 import argparse
@@ -21,7 +31,7 @@ import numpy as np
 from tabulate import tabulate
 
 LAYERS = ("keras", "library")
-OPTIMIZERS = ("adam", "lookahead")
+OPTIMIZERS = ("adam", "adam-built", "lookahead", "lookahead-built")
 
 
 def _rss_mb():
@@ -59,7 +69,7 @@ def _model(layers, fused=True):
 def _optimizer(name):
     import keras
 
-    if name == "adam":
+    if name.startswith("adam"):
         return keras.optimizers.Adam(1e-3)
     from linked_neurons.optimizers import Lookahead, RAdam
 
@@ -78,6 +88,8 @@ def run_one(layers, optimizer, cycles, fused=True):
         model = _model(layers, fused)
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         model.compile(optimizer=_optimizer(optimizer), loss=loss)
+        if optimizer.endswith("-built"):
+            model.optimizer.build(model.trainable_variables)
         model.fit(x, y, batch_size=16, epochs=1, verbose=0)
         del model
         keras.backend.clear_session()

@@ -29,9 +29,20 @@ its names to that table (:func:`keras_names` lists them):
   ``"lkswish"`` and their aliases) and the learnable ones (``"leaf"``,
   ``"ahaf"``, ``"neural"``, ``"interpolated"``): a shared function can
   neither double the channels that the layer declares nor own weights, so
-  these names resolve to an object that raises, when the layer is first run,
-  a ``ValueError`` saying what to write instead (the layer after a layer
-  built without activation, or an instance such as ``activation=LEAF()``).
+  these names resolve to an object that raises a ``ValueError`` saying what
+  to write instead (the layer after a layer built without activation, or an
+  instance such as ``activation=LEAF()``). A Keras layer given one of these
+  names (``Dense(4, activation="lkrelu")``, ``Activation("leaf")``) raises
+  it when it is constructed; ``keras.activations.get`` returns the object,
+  which raises when called.
+
+A linked layer instance given as a Keras layer's activation
+(``Dense(4, activation=LKReLU())``) is rejected the same way, when that
+layer is constructed: Keras would declare 4 output channels and produce 8.
+Keras' layers resolve their activation arguments through
+``keras.src.activations.get``; importing the library wraps that function
+(the public ``keras.activations.get`` is left as it is) so that it raises
+for these names and instances and returns everything else unchanged.
 
 >>> import keras
 >>> import linked_neurons
@@ -40,6 +51,9 @@ its names to that table (:func:`keras_names` lists them):
 True
 """
 
+import linecache
+import re
+import sys
 from dataclasses import dataclass
 
 import keras
@@ -58,7 +72,12 @@ from linked_neurons.layers import (
     NeuralActivation,
     Swish,
 )
-from linked_neurons.layers.base import KerasNamePlaceholder, keras_activation, set_name_lookup
+from linked_neurons.layers.base import (
+    ChannelActivationLayer,
+    KerasNamePlaceholder,
+    keras_activation,
+    set_name_lookup,
+)
 
 
 @dataclass(frozen=True)
@@ -320,6 +339,40 @@ def _install_keras_names():
             _KERAS_NAMES.setdefault(cls, KerasNamePlaceholder(cls, renamed))
     for name, obj in _KERAS_NAMES.items():
         table.setdefault(name, obj)
+    if not getattr(keras_activations.get, "_linked_neurons_checked", False):
+        keras_activations.get = _checked_get(keras_activations.get)
+
+
+_ASSIGNED_ATTR = re.compile(r"self\.(\w*activation)\s*=")
+
+
+def _owner(frame, layer):
+    """The Keras layer whose code runs in ``frame`` or above, and the attribute set."""
+    while frame is not None:
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, keras.layers.Layer) and owner is not layer:
+            line = linecache.getline(frame.f_code.co_filename, frame.f_lineno)
+            match = _ASSIGNED_ATTR.search(line)
+            return owner, match.group(1) if match else "activation"
+        frame = frame.f_back
+    return None, "activation"
+
+
+def _checked_get(original):
+    """Wraps Keras' internal ``activations.get``: rejects what cannot be an activation."""
+
+    def get(identifier):
+        fn = original(identifier)
+        if isinstance(fn, KerasNamePlaceholder):
+            fn()  # raises the name's message
+        if isinstance(fn, ChannelActivationLayer) and fn.channel_multiplier != 1:
+            raise fn.activation_argument_error(*_owner(sys._getframe(1), fn))
+        return fn
+
+    get.__doc__ = original.__doc__
+    get.__wrapped__ = original
+    get._linked_neurons_checked = True
+    return get
 
 
 _install_keras_names()

@@ -57,33 +57,79 @@ def _run(layer, shape=(3,)):
 
 @pytest.mark.parametrize("name", DOUBLING)
 @pytest.mark.parametrize("kind", ["Dense", "Activation", "Conv1D"])
-def test_doubling_names_fail_with_what_to_do(name, kind):
-    layer = {
+def test_doubling_names_fail_at_construction_with_what_to_do(name, kind):
+    make = {
         "Dense": lambda: keras.layers.Dense(4, activation=name),
         "Activation": lambda: keras.layers.Activation(name),
         "Conv1D": lambda: keras.layers.Conv1D(4, 1, activation=name),
-    }[kind]()
+    }[kind]
     with pytest.raises(ValueError, match=r"doubles the channel axis.*Dense\(4\) followed by"):
-        _run(layer, (5, 3) if kind == "Conv1D" else (3,))
+        make()
+
+
+@pytest.mark.parametrize("name", ["lkrelu", "leaf"])
+def test_public_get_returns_an_object_that_raises_when_called(name):
+    fn = keras.activations.get(name)
+    with pytest.raises(ValueError, match=name):
+        fn(_x())
+
+
+_OWNERS = {
+    "Dense": lambda act: keras.layers.Dense(4, activation=act),
+    "Activation": lambda act: keras.layers.Activation(act),
+    "Conv2D": lambda act: keras.layers.Conv2D(4, 1, activation=act),
+    "SimpleRNN": lambda act: keras.layers.SimpleRNN(4, activation=act),
+    "LSTM": lambda act: keras.layers.LSTM(4, recurrent_activation=act),
+}
 
 
 @pytest.mark.parametrize(
     "make", [ln.LKReLU, ln.LKPReLU, ln.LKSELU, ln.LKSwish, lambda: ln.Linked("tanh")],
     ids=["LKReLU", "LKPReLU", "LKSELU", "LKSwish", "Linked"],
 )
-@pytest.mark.parametrize("kind", ["Dense", "Activation"])
-def test_doubling_instances_as_activation_fail_with_what_to_do(make, kind):
-    act = make()
-    layer = keras.layers.Dense(4, activation=act) if kind == "Dense" else (
-        keras.layers.Activation(act))
-    with pytest.raises(ValueError, match=rf"cannot be the `activation` of {kind} layer"):
-        _run(layer)
+@pytest.mark.parametrize("kind", sorted(_OWNERS))
+def test_doubling_instances_as_activation_fail_at_construction(make, kind):
+    """Before any input: a Sequential model would otherwise declare 4 channels for 8."""
+    attr = "recurrent_activation" if kind == "LSTM" else "activation"
+    owner = {"LSTM": "LSTMCell", "SimpleRNN": "SimpleRNNCell"}.get(kind, kind)
+    with pytest.raises(
+        ValueError, match=rf"cannot be the `{attr}` of {owner} layer .*put the .* layer after it"
+    ):
+        _OWNERS[kind](make())
+
+
+def test_a_doubling_activation_set_by_hand_still_fails_when_built():
+    """A layer that bypasses Keras' activation lookup is caught on its first call."""
+    layer = keras.layers.Dense(4)
+    layer.activation = ln.LKReLU()
+    with pytest.raises(ValueError, match=r"cannot be the `activation` of Dense layer"):
+        layer(_x())
 
 
 @pytest.mark.parametrize("name", LEARNABLE)
-def test_learnable_names_fail_with_what_to_do(name):
+def test_learnable_names_fail_at_construction_with_what_to_do(name):
     with pytest.raises(ValueError, match=r"learns weights.*Pass an instance"):
-        _run(keras.layers.Dense(4, activation=name))
+        keras.layers.Dense(4, activation=name)
+
+
+@pytest.mark.parametrize("make", [ln.Mish, ln.SELU, ln.Swish, ln.LEAF, ln.AHAF])
+def test_shape_keeping_instances_stay_accepted(make):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation=make()),
+                              keras.layers.Activation(make())])
+    assert model.output_shape == (None, 4)
+    assert tuple(model(_x()).shape) == (4, 4)
+
+
+def test_keras_lookup_is_wrapped_once_and_public_get_is_keras_own():
+    from keras.src import activations as keras_activations
+
+    activations._install_keras_names()  # a second import-time install wraps nothing more
+    wrapped = keras_activations.get
+    assert wrapped.__wrapped__ is keras.activations.get
+    assert not hasattr(wrapped.__wrapped__, "__wrapped__")
+    assert wrapped("relu") is keras.activations.relu
+    lk = ln.LKReLU()
+    assert keras.activations.get(lk) is lk
 
 
 def test_learnable_instance_as_activation_trains_saves_and_loads(tmp_path):

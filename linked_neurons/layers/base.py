@@ -230,17 +230,33 @@ class ChannelActivationLayer(ActivationLayer):
                 for attr in ("activation", "recurrent_activation"):
                     # getattr, not vars(): on PyTorch sub-layers live in `_modules`.
                     if getattr(owner, attr, None) is self:
-                        raise ValueError(
-                            f"{self._kind()} multiplies the channel axis by "
-                            f"{self.channel_multiplier}, so it cannot be the `{attr}` of "
-                            f"{type(owner).__name__} layer '{owner.name}', whose declared "
-                            f"output shape would be wrong. Build that layer without an "
-                            f"activation and put the {type(self).__name__} layer after it, "
-                            f"e.g. keras.layers.Dense(4) followed by "
-                            f"linked_neurons.{type(self).__name__}()."
-                        )
+                        raise self.activation_argument_error(owner, attr)
                 return
             frame = frame.f_back
+
+    def activation_argument_error(self, owner=None, attr="activation"):
+        """The ``ValueError`` for this layer given as another layer's activation.
+
+        Args:
+            owner: The layer that holds this one as its activation, or None
+                when it is not known.
+            attr: Name of the owner's argument (``"activation"``,
+                ``"recurrent_activation"``).
+
+        Returns:
+            A ``ValueError`` whose message says what to write instead.
+        """
+        where = (
+            f"the `{attr}` of {type(owner).__name__} layer '{owner.name}'"
+            if owner is not None else f"another layer's `{attr}`"
+        )
+        return ValueError(
+            f"{self._kind()} multiplies the channel axis by {self.channel_multiplier}, so "
+            f"it cannot be {where}, whose declared output shape would be wrong. Build "
+            f"that layer without an activation and put the {type(self).__name__} layer "
+            f"after it, e.g. keras.layers.Dense(4) followed by "
+            f"linked_neurons.{type(self).__name__}()."
+        )
 
     def compute_output_shape(self, input_shape):
         shape = list(input_shape)

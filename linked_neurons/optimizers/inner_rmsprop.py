@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from linked_neurons.optimizers._common import check_number
+from linked_neurons.optimizers._common import check_number, outside_trace
 
 
 @keras.saving.register_keras_serializable(package="linked_neurons")
@@ -52,9 +52,10 @@ class InnerRMSprop(keras.optimizers.Optimizer):
     def build(self, var_list):
         if self.built:
             return
-        super().build(var_list)
-        self._squares = [self.add_variable_from_reference(v, "square", initializer="ones")
-                         for v in var_list]
+        with outside_trace():
+            super().build(var_list)
+            self._squares = [self.add_variable_from_reference(v, "square", initializer="ones")
+                             for v in var_list]
 
     def update_step(self, gradient, variable, learning_rate):
         lr = ops.cast(learning_rate, variable.dtype)

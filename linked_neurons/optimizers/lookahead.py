@@ -5,7 +5,7 @@ import contextlib
 import keras
 from keras import ops
 
-from linked_neurons.optimizers._common import check_int, check_number
+from linked_neurons.optimizers._common import check_int, check_number, outside_trace
 
 _REFERENCE = (
     "Zhang, Lucas, Hinton & Ba, *Lookahead Optimizer: k steps forward, 1 step back*, "
@@ -212,12 +212,12 @@ class Lookahead(keras.optimizers.Optimizer):
         """Builds the wrapped optimizer and creates one slow weight per variable."""
         if self.built:
             return
-        if not self.inner_optimizer.built:
-            self.inner_optimizer.build(var_list)
-        super().build(var_list)
-        # Created with zeros, an initializer that TensorFlow can lift out of a train
-        # function being traced (where Keras builds it), then set to the weights.
-        self._slow_weights = self.add_optimizer_variables(var_list, "slow")
+        with outside_trace():
+            if not self.inner_optimizer.built:
+                self.inner_optimizer.build(var_list)
+            super().build(var_list)
+            # Created with zeros, then set to the weights.
+            self._slow_weights = self.add_optimizer_variables(var_list, "slow")
         self._copy_weights_to_slow_weights()
 
     def _copy_weights_to_slow_weights(self):

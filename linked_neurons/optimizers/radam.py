@@ -9,6 +9,7 @@ from linked_neurons.optimizers._common import (
     check_int,
     check_number,
     learning_rate_or_error,
+    outside_trace,
 )
 
 _REFERENCE = (
@@ -215,10 +216,11 @@ class RAdam(keras.optimizers.Optimizer):
         """Creates the first- and second-moment variables of ``var_list``."""
         if self.built:
             return
-        super().build(var_list)
-        self._momentums, self._velocities = self.add_optimizer_variables(
-            var_list, ["momentum", "velocity"]
-        )
+        with outside_trace():
+            super().build(var_list)
+            self._momentums, self._velocities = self.add_optimizer_variables(
+                var_list, ["momentum", "velocity"]
+            )
 
     # ------------------------------------------------------------------ learning rate
     def _warmup(self, learning_rate):

@@ -163,3 +163,41 @@ def test_swish_layer_float16_trainable_beta_gradient_is_finite():
         lambda x, b: ops.sum(layer.stateless_call([b], [], x)[0]), [x, np.float16(1.0)]
     )
     assert np.isfinite(np.float64(grads[1]))
+
+
+def _mixed_float16_swish_steps(fused, steps=8):
+    keras.config.set_dtype_policy("mixed_float16")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((5,)),
+        Swish(trainable_beta=True, fused=fused),
+        # frozen: the test is about beta's gradient, and an SGD step that moves beta
+        # visibly would make this kernel diverge.
+        keras.layers.Dense(1, kernel_initializer=keras.initializers.Constant(1e-3),
+                           trainable=False),
+    ])
+    optimizer = keras.optimizers.LossScaleOptimizer(
+        keras.optimizers.SGD(0.1)  # Keras' initial scale, 2**15
+    )
+    model.compile(optimizer=optimizer, loss="mse")
+    x = random_input((8, 5), seed=1).astype("float32")
+    x[:, 0] = np.where(np.arange(8) % 2 == 0, 300.0, -300.0)
+    y = np.zeros((8, 1), "float32")
+    losses = [float(model.train_on_batch(x, y)) for _ in range(steps)]
+    weights = [ops.convert_to_numpy(w) for w in model.trainable_weights]
+    return losses, float(ops.convert_to_numpy(optimizer.dynamic_scale)), weights
+
+
+def test_swish_trainable_beta_keeps_the_loss_scale_under_mixed_float16():
+    """A feature at +-300 once made the fused beta gradient NaN (g * x * x overflowed
+    float16 whenever the scaled upstream gradient g passed 0.73): the LossScaleOptimizer
+    skipped those steps and halved its scale (to 2**13 here). Beta's gradient itself
+    fits float16 at Keras' initial scale: no step may be skipped, fused or plain."""
+    results = {fused: _mixed_float16_swish_steps(fused) for fused in (True, False)}
+    for fused, (losses, scale, weights) in results.items():
+        assert np.all(np.isfinite(losses)), fused
+        assert scale == 2.0**15, (fused, scale)
+        assert all(np.all(np.isfinite(w)) for w in weights), fused
+    beta_fused, beta_plain = results[True][2][0], results[False][2][0]
+    assert beta_fused != 1.0  # beta trained
+    np.testing.assert_allclose(beta_fused, beta_plain, rtol=1e-3)
