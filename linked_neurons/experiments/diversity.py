@@ -64,6 +64,7 @@ def _train(task):
     import numpy as np
 
     from linked_neurons import diversity, hessian
+    from linked_neurons.diversity.validation import _classifier
     from linked_neurons.optimizers import InnerRMSprop
 
     options, data, key = task.options, task.data, task.variant.key
@@ -71,7 +72,7 @@ def _train(task):
     name = {"diverse": f"diverse (K={len(data.curves)})", "base": f"base {options['base']}"}
     factory = data.configs[name.get(key, f"learned {key[7:]}")]
     classes = int(max(data.y_train.max(), data.y_test.max())) + 1
-    model = diversity._classifier(data.x_train.shape[1], classes, 200, factory(), task.seed)
+    model = _classifier(data.x_train.shape[1], classes, 200, factory(), task.seed)
     inner = [diversity.PAPER_DEFAULTS[k] for k in ("inner_lr", "inner_decay", "inner_eps")]
     model.compile(optimizer=InnerRMSprop(*inner) if options["validation_optimizer"] == "inner"
                   else keras.optimizers.Adam(options["learning_rate"]),
