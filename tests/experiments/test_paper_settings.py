@@ -75,7 +75,7 @@ def test_presets_are_the_one_table_in_the_code_and_the_docs():
             assert study.defaults[key] == value, (name, key)
         assert study.presets["cifar10"] == presets.PRESETS[name]["cifar10"]
         # Three seeds for the accuracy studies; the timing study keeps one.
-        assert study.defaults["seeds"] == ((0,) if name == "speed" else (0, 1, 2))
+        assert study.defaults["seeds"] == (0, 1, 2)
         cifar = runner.resolve_options(study, {"dataset": "cifar10"})
         assert all(cifar[k] == v for k, v in presets.PRESETS[name]["cifar10"].items())
     assert presets.PRESETS["depth"]["cifar10"]["epochs"] == 200
@@ -140,7 +140,7 @@ def test_speed_options_for_the_gpu_regime():
         "resnet50", 0.25, 128)
     options = runner.resolve_options(speed.STUDY, {})
     assert (options["network"], options["width_multiplier"], options["epsilon"],
-            options["seeds"]) == ("stack", 0.125, 1e-8, (0,))
+            options["seeds"]) == ("stack", 0.125, 1e-8, (0, 1, 2))
     parser = cli.build_parser("speed")
     args = vars(parser.parse_args(["speed", "--network", "RESNET50", "--target", "0.5"]))
     assert (args["network"], args["target"]) == ("resnet50", 0.5)
