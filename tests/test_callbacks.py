@@ -362,6 +362,7 @@ def test_config_round_trip():
     assert clone.log_path == os.path.join("logs", "activations")
 
 
+@pytest.mark.slow  # in .ci/run's slow step: keeps the README test command under 5 minutes
 def test_works_without_tensorboard_installed(tmp_path):
     """tf.summary.write and the plugin metadata need no ``tensorboard`` package."""
     script = tmp_path / "no_tensorboard.py"

@@ -173,6 +173,7 @@ def test_meta_learn_argument_errors():
         diversity.meta_learn(x[:, None], y, outer_steps=1, verbose=0)
 
 
+@pytest.mark.slow  # in .ci/run's slow step: keeps the README test command under 5 minutes
 def test_validation_study_configs_and_summary():
     x, y = _synthetic(200)
     grid = np.linspace(-5, 5, 21)

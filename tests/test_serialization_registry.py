@@ -5,6 +5,7 @@ import pkgutil
 
 import keras
 import numpy as np
+import pytest
 from conftest import run_python
 
 import linked_neurons
@@ -42,6 +43,7 @@ def _registering_modules():
     return found
 
 
+@pytest.mark.slow  # in .ci/run's slow step: keeps the README test command under 5 minutes
 def test_plain_import_registers_every_serializable_object(tmp_path):
     """One fresh process: a GroupedOptimizer model loads, nothing is left unregistered."""
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), LEAF(),

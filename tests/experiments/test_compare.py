@@ -61,6 +61,7 @@ def test_compare_through_the_command_line(tmp_path, capsys, digits):
     assert (folder / "test_accuracy.png").stat().st_size > 0
 
 
+@pytest.mark.slow  # in .ci/run's slow step: keeps the README test command under 5 minutes
 def test_same_seed_same_numbers(tmp_path, digits):
     first = run_compare(dataset=digits, variants=["lkrelu"], epochs=1, batch_size=256,
                         output_dir=str(tmp_path), name="a", verbose=0)

@@ -26,6 +26,7 @@ def test_grid_of_networks_inits_and_variants():
     assert options["seeds"] == (42, 100, 128, 1999, 7823)  # the paper's
 
 
+@pytest.mark.slow  # in .ci/run's slow step: keeps the README test command under 5 minutes
 def test_tiny_run_from_the_command_line(tmp_path):
     pytest.importorskip("matplotlib")
     code = cli.main(["leaf", "--inits", "relu", "--variants", "base", "leaf_dspt_p24sl",

@@ -87,6 +87,7 @@ def test_params_kinds(tmp_path, digits):
     assert summary["params"][1] > summary["params"][0]
 
 
+@pytest.mark.slow  # in .ci/run's slow step: keeps the README test command under 5 minutes
 def test_shift_inputs_and_smoke(tmp_path, digits):
     normalized = transform(digits, "normalized")
     assert float(np.mean(normalized.x_train)) == pytest.approx(0, abs=1e-4)
@@ -107,6 +108,7 @@ def test_shift_inputs_and_smoke(tmp_path, digits):
     assert summary["dead_fraction"].between(0, 1).all()
 
 
+@pytest.mark.slow  # in .ci/run's slow step: keeps the README test command under 5 minutes
 def test_speed_ratios_to_the_reference_of_the_same_seed(tmp_path, digits):
     # The reference is trained first whatever the order given.
     result = runner.run("speed", dataset=digits, variants=["relu_bn", "lkrelu"], depth=2, width=2,

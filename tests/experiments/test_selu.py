@@ -45,6 +45,7 @@ def test_tiny_run_from_the_command_line(tmp_path, capsys):
     assert any(name.startswith("events") for _, _, files in os.walk(logs) for name in files)
 
 
+@pytest.mark.slow  # in .ci/run's slow step: keeps the README test command under 5 minutes
 def test_same_seed_same_numbers_and_no_logs(tmp_path):
     options = dict(variants=["lkselu"], epochs=1, max_train_samples=128, batch_size=64,
                    no_logs=True, output_dir=str(tmp_path), verbose=0)
