@@ -21,7 +21,7 @@ _META = ("base", "n_activations", "outer_steps", "inner_epochs", "batch_size", "
          "first_order")
 
 
-def _expand(options):  # also checks the dataset
+def _grid(options):  # also checks the dataset
     if str(options["dataset"]).lower().replace("-", "").replace("_", "") != "mnist1d":
         raise ValueError(f"diversity: --dataset must be mnist1d (the data of the meta-learning), "
                          f"got {options['dataset']!r}.")
@@ -32,7 +32,7 @@ def _expand(options):  # also checks the dataset
     for name in options["variants"]:  # with K = 1 nothing is mixed: no "diverse"
         names += [f"learned{i}" for i in range(k)] if name == "single" else [name] * (
             name == "base" or k > 1)
-    return names
+    return [_parse(name) for name in names]
 
 
 def _parse(name):
@@ -155,7 +155,7 @@ STUDY = runner.Study(
     parse_variant=_parse,
     load_data=_load,
     train=_train,
-    grid=lambda options: [_parse(name) for name in _expand(options)],
+    grid=_grid,
     values=("test_accuracy", "train_loss"),
     columns=(("label", "configuration"), ("test_accuracy", "test acc"),
              ("test_accuracy_min", "test min"), ("test_accuracy_max", "test max"),

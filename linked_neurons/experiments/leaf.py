@@ -43,7 +43,7 @@ def _parse(name):  # NETWORK/INIT/VARIANT, e.g. "lenet5/relu/ahaf"
     return runner.Variant("_".join(parts), label)
 
 
-def _expand(options):  # also checks --image-size: LeNet-5 takes 16 x 16 or more
+def _grid(options):  # also checks --image-size: LeNet-5 takes 16 x 16 or more
     if options["image_size"] < 16:
         raise ValueError(f"leaf: --image-size must be >= 16, got {options['image_size']}.")
     unknown = [v for v in options["variants"] if v not in learnable_variants("relu")]
@@ -55,7 +55,7 @@ def _expand(options):  # also checks --image-size: LeNet-5 takes 16 x 16 or more
     if not names:
         raise ValueError(f"leaf: --variants {' '.join(options['variants'])} are not trained "
                          f"for --inits {' '.join(options['inits'])}.")
-    return names
+    return [_parse(name) for name in names]
 
 
 def _load(options):
@@ -139,7 +139,7 @@ STUDY = runner.Study(
     parse_variant=_parse,
     load_data=_load,
     train=_train,
-    grid=lambda options: [_parse(name) for name in _expand(options)],
+    grid=_grid,
     values=("best_val_accuracy", "test_accuracy", "best_epoch", "final_val_accuracy",
             "seconds_per_epoch", "activation_params", "params"),
     columns=(("label", "variant"), ("best_val_accuracy", "best val acc"),
