@@ -20,6 +20,7 @@ import numbers
 import numpy as np
 
 __all__ = [
+    "channel_axis",
     "check_bool",
     "check_choice",
     "check_int",
@@ -219,3 +220,17 @@ def check_choice(owner, name, value, choices):
             f"received {name}={value!r}."
         )
     return value
+
+
+def channel_axis(owner, axis, rank):
+    """The non-negative form of a channel ``axis`` for an input of ``rank``.
+
+    Raises:
+        ValueError: Naming ``owner`` when ``axis`` is the batch axis or out of range.
+    """
+    if not -rank <= axis < rank or axis % rank == 0:
+        raise ValueError(
+            f"{owner}: invalid `axis`={axis} for an input of rank {rank}; expected a "
+            f"non-batch axis in [-{rank}, {rank - 1}] other than 0 and -{rank}."
+        )
+    return axis % rank

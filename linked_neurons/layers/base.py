@@ -5,6 +5,8 @@ import sys
 import keras
 from keras import backend
 
+from linked_neurons._validation import channel_axis
+
 _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
@@ -198,13 +200,7 @@ class ChannelActivationLayer(ActivationLayer):
 
     def _channel_axis(self, rank):
         """The non-negative channel axis for an input of ``rank``; checks it."""
-        if not -rank <= self.axis < rank or self.axis % rank == 0:
-            raise ValueError(
-                f"{self._kind()}: invalid `axis`={self.axis} for an input of rank "
-                f"{rank}; expected a non-batch axis in [-{rank}, {rank - 1}] other "
-                f"than 0 and -{rank}."
-            )
-        return self.axis % rank
+        return channel_axis(self._kind(), self.axis, rank)
 
     def build(self, input_shape):
         rank = self._check_rank(input_shape)

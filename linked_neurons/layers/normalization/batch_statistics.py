@@ -6,7 +6,7 @@ import keras
 from keras import backend, initializers, ops
 
 from linked_neurons._backend import TENSORFLOW_HINT
-from linked_neurons._validation import check_number
+from linked_neurons._validation import channel_axis, check_number
 from linked_neurons.ops import normalization as norm_ops
 
 _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
@@ -104,13 +104,7 @@ class BatchStatisticsNormalization(keras.layers.Layer):
                 f"{self._kind()} expects an input of rank >= 2 (batch axis plus "
                 f"feature axes), got rank {rank} with shape {tuple(input_shape)}."
             )
-        if not -rank <= self.axis < rank or self.axis % rank == 0:
-            raise ValueError(
-                f"{self._kind()}: invalid `axis`={self.axis} for an input of rank "
-                f"{rank}; expected a non-batch axis in [-{rank}, {rank - 1}] other "
-                f"than 0 and -{rank}."
-            )
-        return self.axis % rank
+        return channel_axis(self._kind(), self.axis, rank)
 
     # ------------------------------------------------------------------ build
     def build(self, input_shape):
