@@ -1,23 +1,29 @@
 """Resident memory kept per model: build, fit and clear_session, 16 times.
 
-Each configuration runs in its own process: it builds a small model, fits it
-for one epoch on random data, calls ``keras.backend.clear_session()`` and
-``gc.collect()``, and records the resident set size (RSS, from
-/proc). The growth from cycle 1 to cycle N is what the process keeps per
-model; the library's layers should keep no more than Keras' own.
+Each configuration runs in its own process: it builds a small model, compiles
+it (with an accuracy metric), fits it for one epoch on random data, calls
+``keras.backend.clear_session()`` and ``gc.collect()``, and records the
+resident set size (RSS, from /proc). The growth per cycle over the second
+half is what the process keeps per model; the library's layers should keep no
+more than Keras' own for a train graph of the same size.
 
     python benchmarks/memory.py                     # every configuration
     python benchmarks/memory.py --cycles 16 --layers library --optimizer lookahead
 
-Optimizers: ``adam`` (Keras' Adam) and ``lookahead`` (the library's
-``Lookahead(RAdam)``), each also ``-built``: built with
-``model.optimizer.build(model.trainable_variables)`` before ``fit``. On
-TensorFlow (without a distribution strategy) Keras builds an optimizer that is
-not built yet while it traces the train function; the trace then runs twice,
-and TensorFlow keeps every traced train function's graph after
-``clear_session()`` (a gradient function registered process-wide by its
-all-reduce closes over it), so what a model leaves behind grows with the size
-of its train graph.
+Layers: ``keras`` (ReLU, BatchNormalization, swish, mish), ``keras-x2`` (the
+same convolutional block twice: about as many variables and graph nodes as
+the library model) and ``library`` (LKReLU, IEBN, Swish with a trainable beta,
+Mish, LEAF). Optimizers: ``adam`` (Keras' Adam) and ``lookahead`` (the
+library's ``Lookahead(RAdam)``), each also ``-prebuilt``: the model's
+optimizer and metrics built before ``fit`` by
+:func:`linked_neurons.training.build_before_fit`. On TensorFlow (without a
+distribution strategy) Keras otherwise creates that state while it traces the
+train function; the trace then runs twice, and TensorFlow keeps every traced
+train function's graph after ``clear_session()`` (a gradient function
+registered process-wide by its all-reduce closes over it), so what a model
+leaves behind follows the size of its train graph. The ``graph nodes`` column
+counts the nodes of the functions the first cycle added to TensorFlow's
+function library.
 """
 
 import argparse
@@ -30,8 +36,8 @@ import sys
 import numpy as np
 from tabulate import tabulate
 
-LAYERS = ("keras", "library")
-OPTIMIZERS = ("adam", "adam-built", "lookahead", "lookahead-built")
+LAYERS = ("keras", "keras-x2", "library")
+OPTIMIZERS = ("adam", "adam-prebuilt", "lookahead", "lookahead-prebuilt")
 
 
 def _rss_mb():
@@ -40,30 +46,29 @@ def _rss_mb():
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _model(layers, fused=True):
+def _model(layers, fused=None):
     import keras
 
-    if layers == "keras":
-        acts = [keras.layers.ReLU(), keras.layers.Activation("swish"),
-                keras.layers.Activation("mish" if hasattr(keras.activations, "mish") else "elu")]
-        norm = keras.layers.BatchNormalization()
-        width = 32
-    else:
-        from linked_neurons import IEBN, LEAF, LKReLU, Mish, Swish
+    L = keras.layers
+    if layers.startswith("keras"):
+        mish = "mish" if hasattr(keras.activations, "mish") else "elu"
+        block = [L.Conv2D(32, 3, padding="same"), L.ReLU(), L.BatchNormalization(),
+                 L.Conv2D(32, 3, padding="same"), L.Activation("swish")]
+        blocks = block if layers == "keras" else block + [
+            L.Conv2D(32, 3, padding="same"), L.ReLU(), L.BatchNormalization(),
+            L.Conv2D(32, 3, padding="same"), L.Activation("swish")]
+        return keras.Sequential([keras.Input((8, 8, 3)), *blocks, L.GlobalAveragePooling2D(),
+                                 L.Dense(32), L.Activation(mish), L.Dense(10)])
+    from linked_neurons import IEBN, LEAF, LKReLU, Mish, Swish
 
-        acts = [LKReLU(fused=fused), Swish(trainable_beta=True, fused=fused), Mish(fused=fused)]
-        norm = IEBN()
-        width = 16  # LKReLU doubles the channels: the same 32 features follow it
-        acts.append(LEAF(shared_axes="spatial", fused=fused))
-    layers_ = [keras.Input((8, 8, 3)), keras.layers.Conv2D(width, 3, padding="same"), acts[0],
-               norm, keras.layers.Conv2D(32, 3, padding="same"), acts[1],
-               keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(32), acts[2]]
-    if len(acts) > 3:
-        layers_.append(keras.layers.Reshape((1, 1, 32)))
-        layers_.append(acts[3])
-        layers_.append(keras.layers.Flatten())
-    layers_.append(keras.layers.Dense(10))
-    return keras.Sequential(layers_)
+    # LKReLU doubles the channels: the same 32 features follow it as after ReLU.
+    return keras.Sequential([
+        keras.Input((8, 8, 3)), L.Conv2D(16, 3, padding="same"), LKReLU(fused=fused), IEBN(),
+        L.Conv2D(32, 3, padding="same"), Swish(trainable_beta=True, fused=fused),
+        L.GlobalAveragePooling2D(), L.Dense(32), Mish(fused=fused),
+        L.Reshape((1, 1, 32)), LEAF(shared_axes="spatial", fused=fused), L.Flatten(),
+        L.Dense(10),
+    ])
 
 
 def _optimizer(name):
@@ -76,26 +81,52 @@ def _optimizer(name):
     return Lookahead(RAdam(1e-3))
 
 
-def run_one(layers, optimizer, cycles, fused=True):
-    """RSS (MB) after each of ``cycles`` build/fit/clear cycles, in this process."""
+def _function_names():
     import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return set()
+    from tensorflow.python.eager import context
+
+    return set(context.context().list_function_names())
+
+
+def _graph_nodes(names):
+    if not names:
+        return 0
+    from tensorflow.python.eager import context
+
+    return sum(len(context.context().get_function_def(n).node_def) for n in names)
+
+
+def run_one(layers, optimizer, cycles, fused=None):
+    """``(rss, variables, nodes)``: RSS (MB) after each of ``cycles``
+    build/fit/clear cycles in this process, the model's trainable variables and
+    the graph nodes its first cycle added (TensorFlow; 0 elsewhere)."""
+    import keras
+
+    from linked_neurons.training import build_before_fit
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 8, 8, 3)).astype("float32")
     y = rng.integers(0, 10, size=64)
-    rss = []
-    for _ in range(cycles):
+    rss, variables, nodes = [], 0, 0
+    for cycle in range(cycles):
+        before = _function_names()
         model = _model(layers, fused)
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        model.compile(optimizer=_optimizer(optimizer), loss=loss)
-        if optimizer.endswith("-built"):
-            model.optimizer.build(model.trainable_variables)
+        model.compile(optimizer=_optimizer(optimizer), loss=loss, metrics=["accuracy"])
+        if optimizer.endswith("-prebuilt"):
+            build_before_fit(model, x, y)
         model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+        if cycle == 0:
+            variables = len(model.trainable_variables)
+            nodes = _graph_nodes(_function_names() - before)
         del model
         keras.backend.clear_session()
         gc.collect()
         rss.append(_rss_mb())
-    return rss
+    return rss, variables, nodes
 
 
 def main(argv=None):
@@ -103,28 +134,34 @@ def main(argv=None):
     parser.add_argument("--cycles", type=int, default=16)
     parser.add_argument("--layers", choices=LAYERS)
     parser.add_argument("--optimizer", choices=OPTIMIZERS)
-    parser.add_argument("--plain", action="store_true",
-                        help="the library's layers with fused=False (no custom gradients)")
+    parser.add_argument("--fused", choices=("default", "on", "off"), default="default",
+                        help="the library layers' fused argument (None, True, False)")
     args = parser.parse_args(argv)
+    if args.cycles < 4:
+        parser.error("--cycles must be at least 4")
+    fused = {"default": None, "on": True, "off": False}[args.fused]
     if args.layers and args.optimizer:
-        print(json.dumps(run_one(args.layers, args.optimizer, args.cycles, not args.plain)))
+        print(json.dumps(run_one(args.layers, args.optimizer, args.cycles, fused)))
         return
     rows = []
     for optimizer in OPTIMIZERS:
         for layers in LAYERS:
             out = subprocess.run(
                 [sys.executable, __file__, "--cycles", str(args.cycles), "--layers", layers,
-                 "--optimizer", optimizer],
+                 "--optimizer", optimizer, "--fused", args.fused],
                 capture_output=True, text=True, check=True,
                 env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
             ).stdout
-            rss = json.loads(out.strip().splitlines()[-1])
-            rows.append([layers, optimizer, f"{rss[0]:.0f}", f"{rss[-1]:.0f}",
-                         f"{rss[-1] - rss[0]:.1f}",
-                         f"{(rss[-1] - rss[len(rss) // 2]) / (len(rss) - 1 - len(rss) // 2):.2f}"])
+            rss, variables, nodes = json.loads(out.strip().splitlines()[-1])
+            half = len(rss) // 2
+            per_model = (rss[-1] - rss[half]) / (len(rss) - 1 - half)
+            rows.append([layers, optimizer, variables, nodes, f"{rss[0]:.0f}",
+                         f"{rss[-1]:.0f}", f"{rss[-1] - rss[0]:.0f}", f"{per_model:.2f}",
+                         f"{1000 * per_model / nodes:.2f}" if nodes else "-"])
             print(rows[-1], flush=True)
-    print(tabulate(rows, headers=["layers", "optimizer", "RSS after 1 (MB)",
-                                  f"after {args.cycles}", "growth", "MB/model (2nd half)"]))
+    print(tabulate(rows, tablefmt="github", headers=[
+        "layers", "optimizer", "variables", "graph nodes", "RSS after 1 (MB)",
+        f"after {args.cycles}", "growth", "MB / model (2nd half)", "MB / 1000 nodes"]))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import numpy as np
 
 from linked_neurons.diversity.meta import PAPER_DEFAULTS
 from linked_neurons.layers.diversity import InterpolatedActivation, NeuralActivation
+from linked_neurons.training.build import build_before_fit
 
 
 def _classifier(n_in, n_classes, hidden, activation, seed):
@@ -103,6 +104,7 @@ def validate(curves, x_train, y_train, x_test, y_test, base="sin", seeds=(0, 1, 
             model.compile(optimizer=make_optimizer(),
                           loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                           metrics=["accuracy"], jit_compile=jit_compile)
+            build_before_fit(model, x_train, y_train)  # one train graph per model kept
             hist = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, verbose=0,
                              shuffle=True)
             _, acc = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)

@@ -133,6 +133,8 @@ def fit_and_score(model, data, *, epochs, batch_size=32, optimizer="adam", learn
     import keras
     import numpy as np
 
+    from linked_neurons.training import build_before_fit
+
     durations, tests, best = [], [], {"value": -math.inf, "weights": None}
     eval_batch = max(batch_size, EVAL_BATCH_SIZE)
 
@@ -151,6 +153,7 @@ def fit_and_score(model, data, *, epochs, batch_size=32, optimizer="adam", learn
 
     model.compile(optimizer=_optimizer(optimizer, learning_rate, epsilon), loss=loss,
                   metrics=["accuracy"])
+    build_before_fit(model, data.x_train, data.y_train)
     start = time.perf_counter()
     history = model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
                         epochs=epochs, batch_size=batch_size, shuffle=bool(shuffle),

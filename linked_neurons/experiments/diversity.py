@@ -66,6 +66,7 @@ def _train(task):
     from linked_neurons import diversity, hessian
     from linked_neurons.diversity.validation import _classifier
     from linked_neurons.optimizers import InnerRMSprop
+    from linked_neurons.training import build_before_fit
 
     options, data, key = task.options, task.data, task.variant.key
     tensorflow = keras.backend.backend() == "tensorflow"
@@ -78,6 +79,7 @@ def _train(task):
                   else keras.optimizers.Adam(options["learning_rate"]),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"], jit_compile="auto")
+    build_before_fit(model, data.x_train, data.y_train)
     history = model.fit(data.x_train, data.y_train, batch_size=options["batch_size"],
                         epochs=options["epochs"], verbose=0, shuffle=True,
                         callbacks=task.callbacks).history

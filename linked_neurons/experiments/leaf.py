@@ -77,7 +77,7 @@ def _train(task):
 
     from linked_neurons import datasets, plotting
     from linked_neurons.study_models import learnable_model
-    from linked_neurons.training import count_activation_parameters
+    from linked_neurons.training import build_before_fit, count_activation_parameters
 
     options, data = task.options, task.data
     network, init, kind = task.variant.key.split("_", 2)
@@ -88,6 +88,7 @@ def _train(task):
     batches = datasets.augmented_batches(data.x_train, data.y_train, options["batch_size"],
                                          flip=augment == "flip+shift",
                                          shift=0.0 if augment == "none" else 0.1, seed=task.seed)
+    build_before_fit(model, data.x_val, data.y_val)  # the batches' shapes
     start = time.perf_counter()
     history = model.fit(batches, validation_data=(data.x_val, data.y_val),
                         validation_batch_size=256, epochs=options["epochs"], verbose=0,

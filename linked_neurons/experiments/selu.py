@@ -41,6 +41,7 @@ def _train(task):
     from linked_neurons import monitoring
     from linked_neurons.callbacks import ActivationHistograms
     from linked_neurons.study_models import selu_cnn
+    from linked_neurons.training import build_before_fit
 
     options, variant, data = task.options, task.variant, task.data
     model = selu_cnn(data.input_shape, data.num_classes, variant.activation, variant.batch_norm)
@@ -52,6 +53,7 @@ def _train(task):
     monitor = ActivationHistograms(logs, layers=layers, data=batch, freq=options["freq"],
                                    freq_unit="epoch",
                                    images=["activation_map"] if options["images"] else False)
+    build_before_fit(model, data.x_train, data.y_train)
     start = time.perf_counter()
     history = model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
                         epochs=options["epochs"], batch_size=options["batch_size"],

@@ -14,6 +14,9 @@ Three pieces, usable with any Keras model, not only with the experiments:
   parameter tuning ("DSPT"): on every batch, a first forward/backward pass
   updates only the activation parameters, a second one on the same batch
   updates only the other weights, each with its own optimizer.
+- :func:`build_before_fit` creates a compiled model's optimizer and metric
+  state before ``fit``, so that TensorFlow traces the train function once
+  (what a process that trains many models keeps per model).
 
 All of it works with ``model.fit`` on the TensorFlow, JAX and PyTorch
 backends, under ``tf.distribute`` strategies and mixed precision, and is
@@ -40,6 +43,7 @@ Example:
 
 from linked_neurons.training import p24sl as _p24sl
 from linked_neurons.training import parameters as _parameters
+from linked_neurons.training.build import build_before_fit
 from linked_neurons.training.dspt import DSPTMixin, DSPTModel, DSPTSequential, with_dspt
 from linked_neurons.training.grouped import GroupedOptimizer
 from linked_neurons.training.p24sl import p24sl_optimizer
@@ -53,6 +57,7 @@ __all__ = [
     "GroupedOptimizer",
     "P24SL_FACTORS",
     "activation_parameters",
+    "build_before_fit",
     "count_activation_parameters",
     "p24sl_optimizer",
     "with_dspt",
