@@ -1,0 +1,182 @@
+"""The backend glue of ``benchmarks/gpu.py``: tensors, device syncs, gradient
+steps, copies and memory counters for the active Keras backend (JAX, PyTorch
+or TensorFlow), the timing of a call in groups, and the time cap."""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+
+
+class Backend:
+    """Timing, gradients and memory for the active Keras backend."""
+
+    def __init__(self):
+        import keras
+
+        self.name = keras.backend.backend()
+        if self.name == "jax":
+            import jax
+
+            self.gpu = jax.default_backend() == "gpu"
+            self.device = jax.devices()[0].device_kind
+            self.versions = f"jax {jax.__version__}"
+        elif self.name == "torch":
+            import torch
+
+            self.gpu = torch.cuda.is_available()
+            self.device = torch.cuda.get_device_name(0) if self.gpu else platform.processor()
+            self.versions = f"torch {torch.__version__}"
+        elif self.name == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_logical_devices("GPU")
+            self.gpu = bool(gpus)
+            self.device = gpus[0].name if gpus else platform.processor()
+            self.versions = f"tensorflow {tf.__version__}"
+        else:
+            raise SystemExit(f"gpu.py: backend {self.name!r} is not supported")
+        self.device = self.device or platform.machine()
+        self.versions = f"Keras {keras.__version__}, {self.versions}"
+
+    # -------------------------------------------------------------- tensors, sync
+    def tensor(self, array, dtype=None):
+        from keras import ops
+
+        return ops.convert_to_tensor(array, dtype=dtype)
+
+    def sync(self, tree):
+        if self.name == "jax":
+            import jax
+
+            jax.block_until_ready(tree)
+        elif self.name == "torch":
+            import torch
+
+            if self.gpu:
+                torch.cuda.synchronize()
+        else:
+            import tensorflow as tf
+
+            for t in tf.nest.flatten(tree):
+                if hasattr(t, "numpy"):
+                    t.numpy()
+                    break
+
+    def modes(self):
+        """Compile modes of the op steps: (label, option)."""
+        if self.name == "jax":
+            return [("jit", True)]
+        if self.name == "torch":
+            return [("eager", False)]
+        return [("xla", True), ("graph", False)]
+
+    def vjp_step(self, fn, compiled=True):
+        """``step(g, *args) -> (fn(*args), grads of sum(fn * g) w.r.t. every arg)``."""
+        if self.name == "jax":
+            import jax
+
+            def step(g, *args):
+                y, vjp = jax.vjp(fn, *args)
+                return y, vjp(g)
+
+            return jax.jit(step) if compiled else step
+        if self.name == "torch":
+            import torch
+
+            def step(g, *args):
+                args = [a.detach().requires_grad_(True) for a in args]
+                y = fn(*args)
+                return y, torch.autograd.grad(y, args, g)
+
+            return step
+        import tensorflow as tf
+
+        def tf_step(g, *args):
+            with tf.GradientTape() as tape:
+                tape.watch(args)
+                y = fn(*args)
+            return y, tape.gradient(y, args, output_gradients=g)
+
+        return tf.function(tf_step, jit_compile=compiled)
+
+    def copy_fn(self):
+        """A function that copies a tensor (a read and a write of every byte)."""
+        if self.name == "jax":
+            import jax
+
+            return jax.jit(lambda a: a + 0)
+        if self.name == "torch":
+            import torch
+
+            return lambda a: torch.clone(a)
+        import tensorflow as tf
+
+        return tf.function(lambda a: tf.identity(a) + 0, jit_compile=True)
+
+    # -------------------------------------------------------------- memory
+    def reset_peak(self):
+        if self.name == "torch" and self.gpu:
+            import torch
+
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        elif self.name == "tensorflow" and self.gpu:
+            import tensorflow as tf
+
+            tf.config.experimental.reset_memory_stats("GPU:0")
+
+    def _memory(self, jax_key, torch_name, tf_key):
+        """One device-memory figure from the backend's own counters, or None."""
+        if self.name == "jax":
+            import jax
+
+            stats = jax.devices()[0].memory_stats()
+            return None if not stats else stats.get(jax_key)
+        if self.name == "torch":
+            import torch
+
+            return getattr(torch.cuda, torch_name)() if self.gpu else None
+        if self.gpu:
+            import tensorflow as tf
+
+            return tf.config.experimental.get_memory_info("GPU:0")[tf_key]
+        return None
+
+    def peak_bytes(self):
+        """Peak device bytes in use since the last reset (JAX: since the start), or None."""
+        return self._memory("peak_bytes_in_use", "max_memory_allocated", "peak")
+
+    def in_use_bytes(self):
+        """Device bytes in use now, or None."""
+        return self._memory("bytes_in_use", "memory_allocated", "current")
+
+
+def time_calls(backend, call, repeats, inner, warmup=1):
+    """Median and min milliseconds of one ``call()`` over ``repeats`` groups of ``inner``."""
+    for _ in range(warmup):
+        backend.sync(call())
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = None
+        for _ in range(inner):
+            out = call()
+        backend.sync(out)
+        times.append((time.perf_counter() - start) * 1000 / inner)
+    return statistics.median(times), min(times)
+
+
+class Clock:
+    """The time cap: rows that would start after it are skipped."""
+
+    def __init__(self, cap):
+        self.start = time.perf_counter()
+        self.cap = cap
+
+    def left(self):
+        return self.cap - (time.perf_counter() - self.start)
+
+    def elapsed(self):
+        return time.perf_counter() - self.start
