@@ -184,7 +184,9 @@ def test_sources_of_data_give_the_same_statistics(known):
         rows = activation_statistics(model, source, batch_size=4)
         for got, want in zip(rows, reference):
             assert got.count == want.count
-            np.testing.assert_allclose(got.mean, want.mean, rtol=1e-6)
+            # float32 sums in another batch grouping: round-off relative to the spread,
+            # not to a mean that may sit near 0
+            np.testing.assert_allclose(got.mean, want.mean, rtol=1e-6, atol=1e-5 * want.std)
             np.testing.assert_allclose(got.std, want.std, rtol=1e-6)
             assert got.dead_units == want.dead_units
 
