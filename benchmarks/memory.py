@@ -52,11 +52,11 @@ def _model(layers, fused=None):
     L = keras.layers
     if layers.startswith("keras"):
         mish = "mish" if hasattr(keras.activations, "mish") else "elu"
-        block = [L.Conv2D(32, 3, padding="same"), L.ReLU(), L.BatchNormalization(),
-                 L.Conv2D(32, 3, padding="same"), L.Activation("swish")]
-        blocks = block if layers == "keras" else block + [
-            L.Conv2D(32, 3, padding="same"), L.ReLU(), L.BatchNormalization(),
-            L.Conv2D(32, 3, padding="same"), L.Activation("swish")]
+        def block():
+            return [L.Conv2D(32, 3, padding="same"), L.ReLU(), L.BatchNormalization(),
+                    L.Conv2D(32, 3, padding="same"), L.Activation("swish")]
+
+        blocks = block() + (block() if layers == "keras-x2" else [])
         return keras.Sequential([keras.Input((8, 8, 3)), *blocks, L.GlobalAveragePooling2D(),
                                  L.Dense(32), L.Activation(mish), L.Dense(10)])
     from linked_neurons import IEBN, LEAF, LKReLU, Mish, Swish
