@@ -45,9 +45,11 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _restore_dtype_policy():
-    """Every test starts and ends with the float32 policy."""
+    """Every test starts and ends with the float32 policy and floatx."""
+    keras.config.set_floatx("float32")
     keras.config.set_dtype_policy("float32")
     yield
+    keras.config.set_floatx("float32")
     keras.config.set_dtype_policy("float32")
 
 
