@@ -244,7 +244,7 @@ def run_mixconv(backend, args, clock, report):
     x = backend.tensor(rng.normal(size=shape).astype("float32"))
     g = backend.tensor(rng.normal(size=shape).astype("float32"))
     layers = {}
-    for impl in ("groups", "shifts", "padded"):
+    for impl in ("groups", "shifts", "blocks", "padded"):
         layer = MixedDepthwiseConv2D([3, 5, 7, 9])
         layer._implementation = impl
         layers[f"MixedDepthwiseConv2D([3,5,7,9]), {impl}"] = layer

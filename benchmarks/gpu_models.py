@@ -63,6 +63,7 @@ def b0_models(args, which):
         ("EfficientNetBuilder B0", "b0", builder()),
         ("B0, mixed=True (automatic MixConv)", "mixed", builder(mixed=True)),
         ("B0, mixed=True, grouped convs", "mixed_groups", builder("groups", mixed=True)),
+        ("B0, mixed=True, 3x3 tiles", "mixed_blocks", builder("blocks", mixed=True)),
         ("B0, activation=mish", "b0_mish", builder(activation="mish")),
         ("B0, mixed=True, activation=mish", "mixed_mish",
          builder(mixed=True, activation="mish")),
@@ -101,7 +102,7 @@ def run_b0(backend, args, clock, report, which, results):
         results[key] = (label, ms, low, first)
         print(f"  b0 {key}: {ms:.1f} ms (first call {first:.1f} s)", file=sys.stderr, flush=True)
     same_activation = {"mixed": "b0", "mixed_groups": "b0", "mixed_padded": "b0",
-                       "mixed_shifts": "b0", "mixed_mish": "b0_mish"}
+                       "mixed_shifts": "b0", "mixed_blocks": "b0", "mixed_mish": "b0_mish"}
     rows, checks = [], []
     for key, (label, ms, low, first) in results.items():
         if ms is None:

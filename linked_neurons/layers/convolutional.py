@@ -134,6 +134,75 @@ def shifted_depthwise_conv(x, kernel, strides=1, padding="valid", data_format="c
     return y
 
 
+def _split_taps(size, block):
+    """``(start, stop)`` runs of at most ``block`` taps covering ``range(size)``."""
+    return [(start, min(start + block, size)) for start in range(0, size, block)]
+
+
+def blocked_depthwise_conv(x, kernel, strides=1, padding="valid",
+                           data_format="channels_last", dilation_rate=1, block=3):
+    """Depthwise 2D convolution as a sum of small depthwise convolutions.
+
+    Equal to ``keras.ops.depthwise_conv`` with the same arguments (the same
+    "same" padding split as TensorFlow's). The ``kh x kw`` kernel is cut into
+    tiles of at most ``block x block`` taps (a 9x9 kernel into nine 3x3 ones,
+    a 5x5 one into 3x3, 3x2, 2x3 and 2x2 tiles; no zero taps are added, so
+    an Inf or NaN input gives what the plain convolution gives). Each tile is
+    a "valid" depthwise convolution of the slice of the padded input its taps
+    read; the tiles' outputs are summed. Backends whose depthwise convolution
+    is fast for small kernels only then run large kernels at the small ones'
+    speed.
+
+    Args:
+        x: 4D tensor with static spatial sizes.
+        kernel: ``(kh, kw, channels, depth_multiplier)`` tensor.
+        strides: Int or pair of ints.
+        padding: ``"same"`` or ``"valid"``.
+        data_format: ``"channels_last"`` or ``"channels_first"``.
+        dilation_rate: Int or pair of ints.
+        block: Positive int, the largest tile size per axis (default 3).
+
+    Returns:
+        The 4D convolved tensor, as ``keras.ops.depthwise_conv`` returns it.
+    """
+    strides = (strides, strides) if isinstance(strides, int) else tuple(strides)
+    dilation = (dilation_rate,) * 2 if isinstance(dilation_rate, int) else tuple(dilation_rate)
+    kh, kw = kernel.shape[0], kernel.shape[1]
+    if kh <= block and kw <= block:
+        return ops.depthwise_conv(x, kernel, strides=strides, padding=padding,
+                                  data_format=data_format, dilation_rate=dilation)
+    axes = (1, 2) if data_format == "channels_last" else (2, 3)
+    pads, outs = [], []
+    for axis, k, s, d in zip(axes, (kh, kw), strides, dilation):
+        size = x.shape[axis]
+        span = d * (k - 1) + 1
+        if padding == "same":
+            out = -(-size // s)
+            total = max((out - 1) * s + span - size, 0)
+            pads.append((total // 2, total - total // 2))
+        else:
+            out = (size - span) // s + 1
+            pads.append((0, 0))
+        outs.append(out)
+    width = [(0, 0)] * 4
+    width[axes[0]], width[axes[1]] = pads
+    if any(p for pair in pads for p in pair):
+        x = ops.pad(x, width)
+    y = None
+    for a0, a1 in _split_taps(kh, block):
+        for b0, b1 in _split_taps(kw, block):
+            index = [slice(None)] * 4
+            for axis, start, stop, s, d, out in zip(axes, (a0, b0), (a1, b1), strides,
+                                                    dilation, outs):
+                first = start * d
+                index[axis] = slice(first, first + (out - 1) * s + d * (stop - start - 1) + 1)
+            term = ops.depthwise_conv(x[tuple(index)], kernel[a0:a1, b0:b1], strides=strides,
+                                      padding="valid", data_format=data_format,
+                                      dilation_rate=dilation)
+            y = term if y is None else y + term
+    return y
+
+
 def _on_gpu(x):
     """Whether ``x`` is computed on a GPU (at trace time under compilation)."""
     name = keras.backend.backend()
@@ -169,6 +238,10 @@ class MixedDepthwiseConv2D(keras.layers.Layer):
       of the input times one kernel tap, which XLA fuses into a few loops:
       XLA's GPU depthwise convolutions slow down steeply with the kernel
       size (a 9x9 one runs about 100 times longer than a 3x3 one);
+    - on request only, each group as a sum of depthwise convolutions with
+      tiles of at most 3x3 taps of its kernel
+      (:func:`blocked_depthwise_conv`), for devices whose small depthwise
+      convolutions are much faster than large ones;
     - on request only, one depthwise convolution whose kernel holds every
       group's kernel zero-padded to the largest size (slower on every
       device measured), where that is exact: "same" padding, kernel sizes
@@ -290,7 +363,7 @@ class MixedDepthwiseConv2D(keras.layers.Layer):
         self.bias_constraint = keras.constraints.get(bias_constraint)
         self.group_channels = None
         # "auto" (per backend and device, see `_implementation_for`), "groups",
-        # "shifts" or "padded".
+        # "shifts", "blocks" or "padded".
         self._implementation = "auto"
 
     def _kind(self):
@@ -364,9 +437,9 @@ class MixedDepthwiseConv2D(keras.layers.Layer):
             dilation_rate=self.dilation_rate,
         )
         implementation = self._implementation_for(x, data_format)
-        if implementation == "shifts":
+        if implementation in ("shifts", "blocks"):
             conv = functools.partial(
-                shifted_depthwise_conv,
+                shifted_depthwise_conv if implementation == "shifts" else blocked_depthwise_conv,
                 strides=self.strides,
                 padding=self.padding,
                 data_format=data_format,
@@ -436,13 +509,13 @@ class MixedDepthwiseConv2D(keras.layers.Layer):
         return True
 
     def _implementation_for(self, x, data_format):
-        """"groups", "shifts" or "padded" for this call (see the class docstring)."""
+        """"groups", "shifts", "blocks" or "padded" for this call (see the class docstring)."""
         rows, cols = (1, 2) if data_format == "channels_last" else (2, 3)
         static = x.shape[rows] is not None and x.shape[cols] is not None
         impl = self._implementation
         if impl == "auto":
             impl = "shifts" if keras.backend.backend() == "jax" and _on_gpu(x) else "groups"
-        if impl == "shifts" and not static:
+        if impl in ("shifts", "blocks") and not static:
             return "groups"
         if impl == "padded" and not self.padding_is_exact():
             return "groups"

@@ -325,11 +325,12 @@ def _pair_of_layers(kwargs, shape, data_format="channels_last", other="padded"):
     return layers
 
 
-@pytest.mark.parametrize("impl", ["padded", "shifts"])
+@pytest.mark.parametrize("impl", ["padded", "shifts", "blocks"])
 @pytest.mark.parametrize("kwargs", EXACT_PADDED)
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 def test_other_implementations_equal_groups(kwargs, data_format, impl):
-    """A zero-padded kernel, shifted slices and G grouped convs: same values and grads."""
+    """A zero-padded kernel, shifted slices, 3x3 tiles and G grouped convs: same values
+    and grads."""
     shape = (2, 11, 10, 13) if data_format == "channels_last" else (2, 13, 11, 10)
     groups, padded = _pair_of_layers(kwargs, shape, data_format, impl)
     assert padded.padding_is_exact()
@@ -389,15 +390,16 @@ def test_padded_kernel_layout():
 )
 def test_inexact_padding_keeps_groups(kwargs):
     """Where a padded kernel would differ, the layer computes the groups whatever is asked;
-    shifted slices are exact there too."""
+    shifted slices and 3x3 tiles are exact there too."""
     shape = (2, 10, 9, 6)
     groups, padded = _pair_of_layers(kwargs, shape)
     assert not padded.padding_is_exact()
     x = random_input(shape, seed=2).astype("float32")
     y = ops.convert_to_numpy(groups(x))
     np.testing.assert_array_equal(ops.convert_to_numpy(padded(x)), y)
-    _, shifts = _pair_of_layers(kwargs, shape, other="shifts")
-    np.testing.assert_allclose(ops.convert_to_numpy(shifts(x)), y, rtol=1e-5, atol=1e-5)
+    for other in ("shifts", "blocks"):
+        _, layer = _pair_of_layers(kwargs, shape, other=other)
+        np.testing.assert_allclose(ops.convert_to_numpy(layer(x)), y, rtol=1e-5, atol=1e-5)
 
 
 def test_shifted_depthwise_conv_matches_float64_reference():
@@ -413,11 +415,51 @@ def test_shifted_depthwise_conv_matches_float64_reference():
         np.testing.assert_allclose(ops.convert_to_numpy(y), expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "kernel_shape, strides, padding, dilation",
+    [
+        ((9, 9), (1, 1), "same", (1, 1)),
+        ((5, 7), (2, 2), "same", (1, 1)),
+        ((7, 4), (2, 2), "valid", (1, 1)),
+        ((5, 3), (1, 1), "same", (2, 1)),
+        ((2, 8), (3, 3), "same", (1, 1)),
+        ((3, 3), (1, 1), "same", (1, 1)),
+    ],
+)
+def test_blocked_depthwise_conv_matches_float64_reference(kernel_shape, strides, padding,
+                                                          dilation):
+    from linked_neurons.layers.convolutional import blocked_depthwise_conv
+
+    x = random_input((2, 13, 12, 3), seed=8)
+    kernel = np.random.default_rng(9).normal(size=kernel_shape + (3, 2))
+    y = blocked_depthwise_conv(ops.convert_to_tensor(x), ops.convert_to_tensor(kernel),
+                               strides, padding, "channels_last", dilation)
+    expected = _np_depthwise(x, kernel, strides, padding, dilation)
+    np.testing.assert_allclose(ops.convert_to_numpy(y), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_blocked_depthwise_conv_keeps_inf_where_the_convolution_does():
+    """The tiles add no zero taps: an Inf input stays Inf (0 * Inf would be NaN)."""
+    from linked_neurons.layers.convolutional import blocked_depthwise_conv
+
+    x = np.zeros((1, 9, 9, 1))
+    x[0, 4, 4, 0] = np.inf
+    kernel = np.ones((5, 5, 1, 1))
+    y = ops.convert_to_numpy(blocked_depthwise_conv(
+        ops.convert_to_tensor(x), ops.convert_to_tensor(kernel), 1, "same"))
+    expected = ops.convert_to_numpy(ops.depthwise_conv(
+        ops.convert_to_tensor(x), ops.convert_to_tensor(kernel), 1, "same"))
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(expected))
+    np.testing.assert_array_equal(np.isinf(y), np.isinf(expected))
+    assert np.isinf(y).sum() == 25
+
+
 def test_automatic_choice_on_this_machine():
     """Grouped convolutions on a CPU (every backend); shifted slices need static sizes."""
     layer = MixedDepthwiseConv2D([3, 5])
     layer.build((None, 8, 8, 4))
     x = ops.convert_to_tensor(random_input((2, 8, 8, 4)).astype("float32"))
     assert layer._implementation_for(x, "channels_last") == "groups"
-    layer._implementation = "shifts"
-    assert layer._implementation_for(x, "channels_last") == "shifts"
+    for impl in ("shifts", "blocks"):
+        layer._implementation = impl
+        assert layer._implementation_for(x, "channels_last") == impl
