@@ -436,3 +436,9 @@ def test_running_statistics_bad_arguments():
         RunningStatistics(threshold=float("nan"))
     with pytest.raises(ValueError, match="RunningStatistics.*no values"):
         RunningStatistics().result()
+    stats = RunningStatistics()
+    with pytest.raises(ValueError, match=r"RunningStatistics.update.*batch axis.*\(3,\)"):
+        stats.update([1.0, 2.0, 3.0])
+    stats.update([[1.0, 2.0]])
+    with pytest.raises(ValueError, match=r"RunningStatistics.update.*\(2,\) to \(3,\)"):
+        stats.update([[1.0, 2.0, 3.0]])

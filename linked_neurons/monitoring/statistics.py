@@ -63,14 +63,18 @@ class RunningStatistics:
             values = values.astype(np.float64)
         if values.ndim < 2:
             raise ValueError(
-                f"expected outputs with a batch axis and at least one feature axis, got "
+                f"RunningStatistics.update: expected outputs with a batch axis and at least "
+                f"one feature axis, got "
                 f"shape {values.shape}."
             )
         shape = values.shape[1:]
         if self.shape is None:
             self.shape = shape
         elif shape != self.shape:
-            raise ValueError(f"output shape changed from {self.shape} to {shape} between batches.")
+            raise ValueError(
+                f"RunningStatistics.update: output shape changed from {self.shape} to "
+                f"{shape} between batches."
+            )
         if values.size == 0:
             return
         axis = self.channel_axis % values.ndim
