@@ -6,6 +6,8 @@ import math
 import keras
 from keras import ops
 
+from linked_neurons.ops.depthwise import blocked_depthwise_conv, shifted_depthwise_conv
+
 _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
@@ -65,144 +67,6 @@ def _cpu_only_tensorflow():
     return not tf.config.list_logical_devices("GPU")
 
 
-def shifted_depthwise_conv(x, kernel, strides=1, padding="valid", data_format="channels_last",
-                           dilation_rate=1):
-    """Depthwise 2D convolution as a sum of shifted slices times kernel taps.
-
-    Equal to ``keras.ops.depthwise_conv`` with the same arguments (the same
-    "same" padding split as TensorFlow's), written as ``kh * kw`` strided
-    slices of the padded input, each multiplied by one tap of the kernel and
-    summed. XLA fuses the slices, products and sum into a few loops, which
-    on GPUs runs large kernels much faster than its depthwise convolution.
-
-    Args:
-        x: 4D tensor with static spatial sizes.
-        kernel: ``(kh, kw, channels, depth_multiplier)`` tensor.
-        strides: Pair of ints.
-        padding: ``"same"`` or ``"valid"``.
-        data_format: ``"channels_last"`` or ``"channels_first"``.
-        dilation_rate: Pair of ints.
-
-    Returns:
-        The 4D convolved tensor with ``channels * depth_multiplier`` channels
-        (channel ``c * depth_multiplier + j`` from input channel ``c``).
-    """
-    strides = (strides, strides) if isinstance(strides, int) else tuple(strides)
-    dilation = (dilation_rate,) * 2 if isinstance(dilation_rate, int) else tuple(dilation_rate)
-    kh, kw, channels, multiplier = kernel.shape
-    last = data_format == "channels_last"
-    axes = (1, 2) if last else (2, 3)
-    pads, outs = [], []
-    for axis, k, s, d in zip(axes, (kh, kw), strides, dilation):
-        size = x.shape[axis]
-        span = d * (k - 1) + 1
-        if padding == "same":
-            out = -(-size // s)
-            total = max((out - 1) * s + span - size, 0)
-            pads.append((total // 2, total - total // 2))
-        else:
-            out = (size - span) // s + 1
-            pads.append((0, 0))
-        outs.append(out)
-    width = [(0, 0)] * 4
-    width[axes[0]], width[axes[1]] = pads
-    if any(p for pair in pads for p in pair):
-        x = ops.pad(x, width)
-    # Kernel taps broadcast against a slice (channels_last: (..., C) or (..., C, M)).
-    if multiplier == 1:
-        taps = ops.reshape(kernel, (kh, kw, channels) + ((1, 1) if not last else ()))
-    else:
-        taps = ops.reshape(kernel, (kh, kw, channels, multiplier) + ((1, 1) if not last else ()))
-    y = None
-    for a in range(kh):
-        for b in range(kw):
-            index = [slice(None)] * 4
-            for axis, start, s, out in zip(axes, (a * dilation[0], b * dilation[1]), strides,
-                                           outs):
-                index[axis] = slice(start, start + (out - 1) * s + 1, s)
-            patch = x[tuple(index)]
-            if multiplier != 1:
-                patch = ops.expand_dims(patch, -1 if last else 2)
-            term = patch * taps[a, b]
-            y = term if y is None else y + term
-    if multiplier != 1:
-        shape = ops.shape(y)
-        if last:
-            y = ops.reshape(y, (shape[0], outs[0], outs[1], channels * multiplier))
-        else:
-            y = ops.reshape(y, (shape[0], channels * multiplier, outs[0], outs[1]))
-    return y
-
-
-def _split_taps(size, block):
-    """``(start, stop)`` runs of at most ``block`` taps covering ``range(size)``."""
-    return [(start, min(start + block, size)) for start in range(0, size, block)]
-
-
-def blocked_depthwise_conv(x, kernel, strides=1, padding="valid",
-                           data_format="channels_last", dilation_rate=1, block=3):
-    """Depthwise 2D convolution as a sum of small depthwise convolutions.
-
-    Equal to ``keras.ops.depthwise_conv`` with the same arguments (the same
-    "same" padding split as TensorFlow's). The ``kh x kw`` kernel is cut into
-    tiles of at most ``block x block`` taps (a 9x9 kernel into nine 3x3 ones,
-    a 5x5 one into 3x3, 3x2, 2x3 and 2x2 tiles; no zero taps are added, so
-    an Inf or NaN input gives what the plain convolution gives). Each tile is
-    a "valid" depthwise convolution of the slice of the padded input its taps
-    read; the tiles' outputs are summed. Backends whose depthwise convolution
-    is fast for small kernels only then run large kernels at the small ones'
-    speed.
-
-    Args:
-        x: 4D tensor with static spatial sizes.
-        kernel: ``(kh, kw, channels, depth_multiplier)`` tensor.
-        strides: Int or pair of ints.
-        padding: ``"same"`` or ``"valid"``.
-        data_format: ``"channels_last"`` or ``"channels_first"``.
-        dilation_rate: Int or pair of ints.
-        block: Positive int, the largest tile size per axis (default 3).
-
-    Returns:
-        The 4D convolved tensor, as ``keras.ops.depthwise_conv`` returns it.
-    """
-    strides = (strides, strides) if isinstance(strides, int) else tuple(strides)
-    dilation = (dilation_rate,) * 2 if isinstance(dilation_rate, int) else tuple(dilation_rate)
-    kh, kw = kernel.shape[0], kernel.shape[1]
-    if kh <= block and kw <= block:
-        return ops.depthwise_conv(x, kernel, strides=strides, padding=padding,
-                                  data_format=data_format, dilation_rate=dilation)
-    axes = (1, 2) if data_format == "channels_last" else (2, 3)
-    pads, outs = [], []
-    for axis, k, s, d in zip(axes, (kh, kw), strides, dilation):
-        size = x.shape[axis]
-        span = d * (k - 1) + 1
-        if padding == "same":
-            out = -(-size // s)
-            total = max((out - 1) * s + span - size, 0)
-            pads.append((total // 2, total - total // 2))
-        else:
-            out = (size - span) // s + 1
-            pads.append((0, 0))
-        outs.append(out)
-    width = [(0, 0)] * 4
-    width[axes[0]], width[axes[1]] = pads
-    if any(p for pair in pads for p in pair):
-        x = ops.pad(x, width)
-    y = None
-    for a0, a1 in _split_taps(kh, block):
-        for b0, b1 in _split_taps(kw, block):
-            index = [slice(None)] * 4
-            for axis, start, stop, s, d, out in zip(axes, (a0, b0), (a1, b1), strides,
-                                                    dilation, outs):
-                first = start * d
-                index[axis] = slice(first, first + (out - 1) * s + d * (stop - start - 1) + 1)
-            term = ops.depthwise_conv(x[tuple(index)], kernel[a0:a1, b0:b1], strides=strides,
-                                      padding="valid", data_format=data_format,
-                                      dilation_rate=dilation)
-            y = term if y is None else y + term
-    return y
-
-
 def _on_gpu(x):
     """Whether ``x`` is computed on a GPU (at trace time under compilation)."""
     name = keras.backend.backend()
@@ -240,8 +104,9 @@ class MixedDepthwiseConv2D(keras.layers.Layer):
       size (a 9x9 one runs about 100 times longer than a 3x3 one);
     - on request only, each group as a sum of depthwise convolutions with
       tiles of at most 3x3 taps of its kernel
-      (:func:`blocked_depthwise_conv`), for devices whose small depthwise
-      convolutions are much faster than large ones;
+      (:func:`~linked_neurons.ops.depthwise.blocked_depthwise_conv`), for
+      devices whose small depthwise convolutions are much faster than
+      large ones;
     - on request only, one depthwise convolution whose kernel holds every
       group's kernel zero-padded to the largest size (slower on every
       device measured), where that is exact: "same" padding, kernel sizes

@@ -403,7 +403,7 @@ def test_inexact_padding_keeps_groups(kwargs):
 
 
 def test_shifted_depthwise_conv_matches_float64_reference():
-    from linked_neurons.layers.convolutional import shifted_depthwise_conv
+    from linked_neurons.ops.depthwise import shifted_depthwise_conv
 
     x = random_input((2, 9, 8, 3), seed=8)
     kernel = np.random.default_rng(9).normal(size=(3, 5, 3, 2))
@@ -428,7 +428,7 @@ def test_shifted_depthwise_conv_matches_float64_reference():
 )
 def test_blocked_depthwise_conv_matches_float64_reference(kernel_shape, strides, padding,
                                                           dilation):
-    from linked_neurons.layers.convolutional import blocked_depthwise_conv
+    from linked_neurons.ops.depthwise import blocked_depthwise_conv
 
     x = random_input((2, 13, 12, 3), seed=8)
     kernel = np.random.default_rng(9).normal(size=kernel_shape + (3, 2))
@@ -440,7 +440,7 @@ def test_blocked_depthwise_conv_matches_float64_reference(kernel_shape, strides,
 
 def test_blocked_depthwise_conv_keeps_inf_where_the_convolution_does():
     """The tiles add no zero taps: an Inf input stays Inf (0 * Inf would be NaN)."""
-    from linked_neurons.layers.convolutional import blocked_depthwise_conv
+    from linked_neurons.ops.depthwise import blocked_depthwise_conv
 
     x = np.zeros((1, 9, 9, 1))
     x[0, 4, 4, 0] = np.inf
