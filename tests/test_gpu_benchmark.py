@@ -40,7 +40,8 @@ def test_small_ops_and_mixconv(tmp_path):
         assert row[4] in ("fused", "plain")  # the form the default picked
         assert all(float(v) > 0 for v in row[3:4] + row[5:9])
     mixconv = {r[0]: r for r in _tables(text) if r[0].startswith("MixedDepthwiseConv2D")}
-    assert len(mixconv) == 3
+    assert sorted(label.rsplit(" ", 1)[1] for label in mixconv) == [
+        "blocks", "groups", "padded", "shifts"]
     for label, row in mixconv.items():
         assert float(row[3]) < 1e-5, label  # same output as the grouped convolutions
 
