@@ -1,12 +1,15 @@
 """Mixed depthwise convolution: one depthwise kernel size per channel group."""
 
 import functools
-import math
 
 import keras
 from keras import ops
 
-from linked_neurons.ops.depthwise import blocked_depthwise_conv, shifted_depthwise_conv
+from linked_neurons.ops.depthwise import (
+    blocked_depthwise_conv,
+    output_size,
+    shifted_depthwise_conv,
+)
 
 _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
@@ -395,18 +398,11 @@ class MixedDepthwiseConv2D(keras.layers.Layer):
             spatial = input_shape[1:3]
         else:
             spatial = input_shape[2:4]
-        sizes = []
-        for i, n in enumerate(spatial):
-            if n is None:
-                sizes.append(None)
-                continue
-            s = self.strides[i]
-            if self.padding == "same":
-                sizes.append(math.ceil(n / s))
-            else:
-                k = self._kernels[0][i]
-                span = self.dilation_rate[i] * (k - 1) + 1
-                sizes.append(max(0, (n - span) // s + 1))
+        sizes = [
+            None if n is None else output_size(
+                n, self._kernels[0][i], self.strides[i], self.dilation_rate[i], self.padding)
+            for i, n in enumerate(spatial)
+        ]
         channels = input_shape[self._channel_axis]
         if channels is not None:
             channels = channels * self.depth_multiplier

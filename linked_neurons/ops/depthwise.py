@@ -16,6 +16,25 @@ def _pairs(strides, dilation_rate):
     return strides, dilation
 
 
+def output_size(size, kernel, stride, dilation, padding):
+    """Length of a convolution's output along one spatial axis.
+
+    Args:
+        size: Int, the input's length along the axis.
+        kernel: Int, the kernel's length along the axis.
+        stride: Int.
+        dilation: Int.
+        padding: ``"same"`` or ``"valid"``.
+
+    Returns:
+        ``ceil(size / stride)`` for "same"; for "valid", the number of
+        positions where the dilated kernel fits (at least 0).
+    """
+    if padding == "same":
+        return -(-size // stride)
+    return max(0, (size - (dilation * (kernel - 1) + 1)) // stride + 1)
+
+
 def _pad_input(x, kernel_hw, strides, padding, data_format, dilation):
     """Zero-pads ``x`` as ``padding`` asks for a ``kernel_hw`` kernel.
 
@@ -27,14 +46,11 @@ def _pad_input(x, kernel_hw, strides, padding, data_format, dilation):
     pads, outs = [], []
     for axis, k, s, d in zip(axes, kernel_hw, strides, dilation):
         size = x.shape[axis]
-        span = d * (k - 1) + 1
+        out = output_size(size, k, s, d, padding)
+        total = 0
         if padding == "same":
-            out = -(-size // s)
-            total = max((out - 1) * s + span - size, 0)
-            pads.append((total // 2, total - total // 2))
-        else:
-            out = (size - span) // s + 1
-            pads.append((0, 0))
+            total = max((out - 1) * s + d * (k - 1) + 1 - size, 0)
+        pads.append((total // 2, total - total // 2))
         outs.append(out)
     if any(p for pair in pads for p in pair):
         width = [(0, 0)] * 4
