@@ -185,19 +185,11 @@ def _edge_inputs(dtype):
     ids=["Mish", "SELU", "Swish"],
 )
 def test_mish_selu_swish_equal_keras_builtins_bit_for_bit(layer, keras_fn, dtype):
-    """What docs/which_activation.rst states, including its one exception."""
+    """What docs/which_activation.rst states (Swish: both are keras.ops.silu)."""
     x = _edge_inputs(dtype)
     ours = keras.ops.convert_to_numpy(keras.ops.cast(layer(dtype=dtype)(x), "float32"))
     theirs = keras.ops.convert_to_numpy(keras.ops.cast(keras_fn(x), "float32"))
-    if layer is ln.Swish and keras.backend.backend() == "torch":
-        # torch.nn.functional.silu is a fused kernel: last-bit differences,
-        # and up to 2**-21 absolute for float16 outputs below its normal range
-        # (the negative tail), where that kernel keeps float32 intermediates.
-        eps, atol = {"float32": (2**-23, 0.0), "float16": (2**-10, 2**-21),
-                     "bfloat16": (2**-7, 0.0)}[dtype]
-        np.testing.assert_allclose(ours, theirs, rtol=2 * eps, atol=atol)
-    else:
-        np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(ours, theirs)
 
 
 def test_library_code_does_not_take_the_placeholders_for_functions():

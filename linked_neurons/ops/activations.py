@@ -106,9 +106,14 @@ def mish(x, fused=None):
 
 # --------------------------------------------------------------------------- Swish
 def swish_plain(x, beta=None):
-    """Swish ``x * sigmoid(beta * x)`` composed from ``keras.ops``."""
+    """Swish ``x * sigmoid(beta * x)`` composed from ``keras.ops``.
+
+    With ``beta`` None this is ``keras.ops.silu``: the backend's own SiLU
+    (``torch.nn.functional.silu``, one kernel each way; ``tf.nn.silu``,
+    whose gradient keeps only ``x``; ``jax.nn.silu``).
+    """
     if beta is None:
-        return x * ops.sigmoid(x)
+        return ops.silu(x)
     return x * ops.sigmoid(beta * x)
 
 

@@ -201,7 +201,7 @@ def lk_swish(x, axis=-1, fused=None):
     x = ops.convert_to_tensor(x)
     if use_fused("lk_swish", fused, x):
         return _fused_lk_swish(x, axis)
-    return linked(lambda z: z * ops.sigmoid(z), x, axis)
+    return linked(ops.silu, x, axis)
 
 
 def lk_prelu(x, alpha_pos, alpha_neg, axis=-1, fused=None):
