@@ -45,21 +45,29 @@ b0-extra
     ``n_mixture=5``), IEBN, and mixed with the padded kernel forced.
 memory
     Peak device memory of a training step of a deep linked network (16
-    blocks of ``Conv2D`` + ``LKReLU``, batch 256 at 32x32) with the default
-    form, ``fused=True`` and ``fused=False``. JAX: ``peak_bytes_in_use`` of
+    blocks of ``Conv2D`` + ``LKReLU``, batch 256 at 32x32; ``--memory-ops``
+    puts other activations in its place, ``--memory-batch`` changes the
+    batch) with the default form (the ``form`` column names the one it
+    picked in Keras' train step), ``fused=True`` and ``fused=False``, and
+    the median step time of each. JAX: ``peak_bytes_in_use`` of
     the device's ``memory_stats()``, each variant in a fresh process (the
     peak cannot be reset, and it includes the scratch memory of XLA's
     autotuning at compile time), plus the temporary bytes of XLA's buffer
     plan for a jitted gradient step (``memory_analysis()``, also on a CPU);
     PyTorch: ``torch.cuda.max_memory_allocated`` after
     ``reset_peak_memory_stats``, plus the bytes autograd saves for the
-    backward pass (also on a CPU); TensorFlow: ``get_memory_info`` on a GPU.
+    backward pass (also on a CPU); TensorFlow: ``get_memory_info`` after
+    ``reset_memory_stats``, on a GPU, and on a CPU in a fresh process with
+    TensorFlow's BFC allocator (``TF_CPU_ALLOCATOR_USE_BFC=true``), whose
+    counters the default CPU allocator lacks.
 
 Times are medians over ``--repeats`` timed groups of calls after warm-up;
 every group ends by waiting for the device (``block_until_ready`` or
-``torch.cuda.synchronize``). ``--small`` shrinks every size so that the whole
-script runs on a CPU in seconds (the test suite runs it); its numbers say
-nothing about speed.
+``torch.cuda.synchronize``). The forms of one activation op (default, fused,
+plain, the framework's) are timed in turn, one group each per round, so
+that a drift of the machine falls on all of them alike. ``--small`` shrinks
+every size so that the whole script runs on a CPU in seconds (the test suite
+runs it); its numbers say nothing about speed.
 """
 
 from __future__ import annotations
@@ -78,7 +86,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:  # the script's own modules, when it is loaded from elsewhere
     sys.path.append(HERE)
 
-from gpu_backend import Backend, Clock, time_calls  # noqa: E402
+from gpu_backend import Backend, Clock, time_calls, time_interleaved  # noqa: E402
 from gpu_models import run_b0, run_resnet  # noqa: E402
 from gpu_report import Report, fmt, mib  # noqa: E402
 
@@ -109,6 +117,10 @@ def parse_args(argv=None):
                    help="input shape of the ops section (default 256 56 56 64; 4 8 8 16 small)")
     p.add_argument("--b0-rows", nargs="+", default=None,
                    help="keys of the B0 rows to run (default: all of the section)")
+    p.add_argument("--memory-ops", nargs="+", choices=OPS, default=["lkrelu"],
+                   help="activations of the memory section's network (default lkrelu)")
+    p.add_argument("--memory-batch", type=int, default=None,
+                   help="batch of the memory section (default 256; 8 small)")
     p.add_argument("--output", default=None, help="also write the Markdown to this file")
     p.add_argument("--memory-probe", default=None, help=argparse.SUPPRESS)  # subprocess mode
     args = p.parse_args(argv)
@@ -216,11 +228,12 @@ def run_ops(backend, args, clock, report):
                 picked = []
                 fns = {"default": library_fn(op, None, picked), "fused": library_fn(op, True),
                        "plain": library_fn(op, False), "framework": framework_fn(backend, op)}
-                ms = {}
+                calls = {}
                 for name, fn in fns.items():
                     step = backend.vjp_step(fn, compiled)
-                    call = lambda s=step, g=g, x=x: s(g, x)  # noqa: E731
-                    ms[name], _ = time_calls(backend, call, args.repeats, inner)
+                    calls[name] = lambda s=step, g=g, x=x: s(g, x)  # noqa: E731
+                timed = time_interleaved(backend, calls, args.repeats, inner)
+                ms = {name: median for name, (median, _low) in timed.items()}
                 form = "-" if not picked else ("fused" if picked[-1] else "plain")
                 rows.append([op, dtype, mode, fmt(ms["default"]), form, fmt(ms["fused"]),
                              fmt(ms["plain"]), fmt(ms["framework"]), fmt(floor),
@@ -290,17 +303,27 @@ def run_mixconv(backend, args, clock, report):
     report.table(["layer", "ms", "vs padded DepthwiseConv2D(9)", "max |y - groups|"], rows)
 
 # ----------------------------------------------------------------------------- memory
-def deep_linked_model(fused, small):
+ACTIVATION_LAYERS = {"lkrelu": "LKReLU", "lkselu": "LKSELU", "lkswish": "LKSwish",
+                     "selu": "SELU", "mish": "Mish", "swish": "Swish"}
+
+
+def deep_linked_model(fused, small, op="lkrelu"):
+    """16 x (Conv2D + the activation of ``op``), pooled, dense (4 blocks small)."""
     import keras
 
-    from linked_neurons import LKReLU
+    import linked_neurons
 
     size, channels, depth = (8, 4, 4) if small else (32, 32, 16)
+    activation = getattr(linked_neurons, ACTIVATION_LAYERS[op])
     layers = [keras.Input((size, size, channels))]
     for _ in range(depth):
-        layers += [keras.layers.Conv2D(channels, 3, padding="same"), LKReLU(fused=fused)]
+        layers += [keras.layers.Conv2D(channels, 3, padding="same"), activation(fused=fused)]
     layers += [keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)]
     return keras.Sequential(layers), (size, size, channels)
+
+
+def memory_batch(args):
+    return args.memory_batch or (8 if args.small else 256)
 
 
 def memory_probe(backend, args, variant):
@@ -308,17 +331,30 @@ def memory_probe(backend, args, variant):
     import keras
     import numpy as np
 
+    op, variant = variant.split(":") if ":" in variant else ("lkrelu", variant)
     fused = {"default": None, "fused": True, "plain": False}[variant]
-    batch = 8 if args.small else 256
-    model, shape = deep_linked_model(fused, args.small)
+    batch = memory_batch(args)
+    model, shape = deep_linked_model(fused, args.small, op)
     model.compile(optimizer="adam",
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     rng = np.random.default_rng(4)
     x = backend.tensor(rng.normal(size=(batch, *shape)).astype("float32"))
     y = backend.tensor(rng.integers(0, 10, size=(batch,)).astype("int32"))
+    from linked_neurons.ops import _policy
+
+    traced_in, setting = [], _policy.setting
+
+    def recording(x=None):  # the settings the train step is traced in
+        traced_in.append(setting(x))
+        return traced_in[-1]
+
+    _policy.setting = recording
     before = backend.in_use_bytes()
     backend.reset_peak()
-    model.train_on_batch(x, y)
+    try:
+        model.train_on_batch(x, y)
+    finally:
+        _policy.setting = setting
     backend.sync(model.train_on_batch(x, y, return_dict=False))
     peak = backend.peak_bytes()
     saved = None
@@ -352,38 +388,53 @@ def memory_probe(backend, args, variant):
         saved = sum(seen.values())
     ms, _ = time_calls(backend, lambda: model.train_on_batch(x, y, return_dict=False),
                        args.repeats, 1 if args.small else 5)
-    return {"variant": variant, "peak": peak, "before": before, "saved": saved, "ms": ms}
+    picked = variant
+    if fused is None:
+        picked = "fused" if POLICY_NAME[op] in _policy.FUSED_BY_DEFAULT.get(
+            traced_in[-1] if traced_in else None, ()) else "plain"
+    return {"variant": variant, "peak": peak, "before": before, "saved": saved, "ms": ms,
+            "picked": picked}
 
 
 def run_memory(backend, args, clock, report):
     rows = []
-    batch = 8 if args.small else 256
-    for variant in ("default", "fused", "plain"):
-        if clock.left() <= 0:
-            rows.append([variant, "skipped (time cap)", "", "", ""])
-            continue
-        if backend.name == "jax":  # the peak cannot be reset: a fresh process each
-            cmd = [sys.executable, os.path.abspath(__file__), "--memory-probe", variant,
-                   "--repeats", str(args.repeats)] + (["--small"] if args.small else [])
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=max(
-                30, clock.left() + 60), check=False)
-            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-            if proc.returncode or not lines:
-                rows.append([variant, f"failed: {proc.stderr.strip()[-200:]}", "", "", ""])
+    batch = memory_batch(args)
+    for op in args.memory_ops:
+        for variant in ("default", "fused", "plain"):
+            label = [ACTIVATION_LAYERS[op], variant]
+            if clock.left() <= 0:
+                rows.append(label + ["skipped (time cap)", "", "", "", ""])
                 continue
-            result = json.loads(lines[-1])
-        else:
-            result = memory_probe(backend, args, variant)
-        over = None if result["peak"] is None or result["before"] is None else (
-            result["peak"] - result["before"])
-        rows.append([variant, mib(result["peak"]), mib(over), mib(result["saved"]),
-                     fmt(result["ms"], 2)])
+            # JAX: the peak cannot be reset, so a fresh process each. TensorFlow on a
+            # CPU: a process whose CPU allocator is the BFC one, which counts bytes.
+            fresh = backend.name == "jax" or (backend.name == "tensorflow" and not backend.gpu)
+            if fresh:
+                cmd = [sys.executable, os.path.abspath(__file__), "--memory-probe",
+                       f"{op}:{variant}", "--repeats", str(args.repeats),
+                       "--memory-batch", str(batch)] + (["--small"] if args.small else [])
+                env = dict(os.environ, KERAS_BACKEND=backend.name)
+                if backend.name == "tensorflow":
+                    env["TF_CPU_ALLOCATOR_USE_BFC"] = "true"
+                proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=max(
+                    30, clock.left() + 60), check=False)
+                lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+                if proc.returncode or not lines:
+                    rows.append(label + [f"failed: {proc.stderr.strip()[-200:]}", "", "", "",
+                                         ""])
+                    continue
+                result = json.loads(lines[-1])
+            else:
+                result = memory_probe(backend, args, f"{op}:{variant}")
+            over = None if result["peak"] is None or result["before"] is None else (
+                result["peak"] - result["before"])
+            rows.append(label + [result["picked"], mib(result["peak"]), mib(over),
+                                 mib(result["saved"]), fmt(result["ms"], 2)])
     _, shape = deep_linked_model(None, args.small)
     depth = 4 if args.small else 16
-    report.emit(f"## Peak memory of a training step: {depth} x (Conv2D + LKReLU), batch {batch} "
-                f"at {shape[0]}x{shape[1]}x{shape[2]}, Adam (backend {backend.name})")
+    report.emit(f"## Peak memory of a training step: {depth} x (Conv2D + activation), batch "
+                f"{batch} at {shape[0]}x{shape[1]}x{shape[2]}, Adam (backend {backend.name})")
     report.emit()
-    report.table(["LKReLU fused=", "peak MiB", "peak - before step MiB",
+    report.table(["activation", "fused=", "form", "peak MiB", "peak - before step MiB",
                   "saved for backward MiB (torch) / XLA temp MiB of a grad step (JAX)",
                   "step ms"], rows)
 

@@ -4,6 +4,7 @@ or TensorFlow), the timing of a call in groups, and the time cap."""
 
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import time
@@ -116,16 +117,27 @@ class Backend:
         return tf.function(lambda a: tf.identity(a) + 0, jit_compile=True)
 
     # -------------------------------------------------------------- memory
+    @property
+    def tf_memory_device(self):
+        """TensorFlow's device with memory counters: the GPU, or the CPU when
+        its caching BFC allocator is on (``TF_CPU_ALLOCATOR_USE_BFC=true``,
+        read when TensorFlow starts); else None."""
+        if self.gpu:
+            return "GPU:0"
+        if os.environ.get("TF_CPU_ALLOCATOR_USE_BFC", "").lower() in ("1", "true"):
+            return "CPU:0"
+        return None
+
     def reset_peak(self):
         if self.name == "torch" and self.gpu:
             import torch
 
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
-        elif self.name == "tensorflow" and self.gpu:
+        elif self.name == "tensorflow" and self.tf_memory_device:
             import tensorflow as tf
 
-            tf.config.experimental.reset_memory_stats("GPU:0")
+            tf.config.experimental.reset_memory_stats(self.tf_memory_device)
 
     def _memory(self, jax_key, torch_name, tf_key):
         """One device-memory figure from the backend's own counters, or None."""
@@ -138,10 +150,10 @@ class Backend:
             import torch
 
             return getattr(torch.cuda, torch_name)() if self.gpu else None
-        if self.gpu:
+        if self.tf_memory_device:
             import tensorflow as tf
 
-            return tf.config.experimental.get_memory_info("GPU:0")[tf_key]
+            return tf.config.experimental.get_memory_info(self.tf_memory_device)[tf_key]
         return None
 
     def peak_bytes(self):
@@ -166,6 +178,33 @@ def time_calls(backend, call, repeats, inner, warmup=1):
         backend.sync(out)
         times.append((time.perf_counter() - start) * 1000 / inner)
     return statistics.median(times), min(times)
+
+
+def time_interleaved(backend, calls, repeats, inner, warmup=1):
+    """Like :func:`time_calls` for several calls timed in turn, one group each per round.
+
+    ``calls`` maps names to callables. Every round times one group of
+    ``inner`` calls of each, starting one later in the list each round, so
+    that a drift of the machine (another job, the clock, the allocator
+    warming up) falls on every call alike instead of on the ones timed first.
+    Returns ``{name: (median ms, min ms)}``.
+    """
+    names = list(calls)
+    for name in names:
+        for _ in range(warmup):
+            backend.sync(calls[name]())
+    times = {name: [] for name in names}
+    for r in range(repeats):
+        for i in range(len(names)):
+            name = names[(r + i) % len(names)]
+            start = time.perf_counter()
+            out = None
+            for _ in range(inner):
+                out = calls[name]()
+            backend.sync(out)
+            times[name].append((time.perf_counter() - start) * 1000 / inner)
+            del out
+    return {name: (statistics.median(t), min(t)) for name, t in times.items()}
 
 
 class Clock:

@@ -66,3 +66,51 @@ def test_small_every_section(tmp_path):
     for title in ("Activation ops", "MixedDepthwiseConv2D", "EfficientNet B0",
                   "ResNet50-CIFAR", "Peak memory"):
         assert title in text
+
+
+@pytest.mark.slow  # six small training steps (JAX: each in a subprocess), ~30 s
+def test_small_memory_rows_per_activation_name_the_default_form(tmp_path):
+    from linked_neurons.ops import _policy
+
+    out = tmp_path / "memory.md"
+    gpu = _load()
+    assert gpu.main(["--small", "--sections", "memory", "--memory-ops", "lkselu", "swish",
+                     "--repeats", "1", "--time-cap", "3000", "--output", str(out)]) == 0
+    rows = {tuple(r[:2]): r for r in _tables(out.read_text()) if r[0] != "activation"}
+    assert set(rows) == {(name, v) for name in ("LKSELU", "Swish")
+                         for v in ("default", "fused", "plain")}
+    mode = {"jax": "jit", "torch": "eager", "tensorflow": "graph"}[BACKEND]
+    for name, op in (("LKSELU", "lk_selu"), ("Swish", "swish")):
+        fused = op in _policy.FUSED_BY_DEFAULT.get((BACKEND, mode, "cpu"), ())
+        assert rows[(name, "default")][2] == ("fused" if fused else "plain")
+        assert rows[(name, "fused")][2] == "fused" and rows[(name, "plain")][2] == "plain"
+        for variant in ("default", "fused", "plain"):
+            row = rows[(name, variant)]
+            assert float(row[6]) > 0  # step ms
+            if BACKEND in ("jax", "torch"):  # XLA's temp bytes / autograd's saved bytes
+                assert float(row[5].replace(",", "")) > 0
+            else:  # TensorFlow's BFC allocator counts the CPU's peak
+                assert float(row[3].replace(",", "")) > 0
+
+
+def test_interleaved_timing_rotates_the_order_and_times_every_call():
+    sys_path = os.path.join(ROOT, "benchmarks")
+    spec = importlib.util.spec_from_file_location(
+        "gpu_backend_module", os.path.join(sys_path, "gpu_backend.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    class NoSync:
+        def sync(self, out):
+            pass
+
+    order = []
+    calls = {name: (lambda name=name: order.append(name)) for name in ("a", "b", "c")}
+    timed = module.time_interleaved(NoSync(), calls, repeats=3, inner=2, warmup=1)
+    assert order[:3] == ["a", "b", "c"]  # one warm-up call each
+    rounds = order[3:]
+    firsts = [rounds[i] for i in range(0, len(rounds), 6)]  # 3 names x 2 inner per round
+    assert firsts == ["a", "b", "c"]  # each round starts one later
+    assert sorted(rounds) == sorted(["a", "b", "c"] * 6)
+    assert set(timed) == {"a", "b", "c"}
+    assert all(median >= low >= 0 for median, low in timed.values())
