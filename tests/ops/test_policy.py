@@ -52,6 +52,48 @@ def test_setting_names_backend_mode_and_device():
     assert compiled == expected
 
 
+@pytest.mark.skipif(BACKEND != "jax", reason="JAX's tracing modes")
+def test_jax_autodiff_without_jit_is_eager_and_with_jit_is_jit():
+    import jax
+
+    seen = []
+
+    def loss(x):
+        seen.append(_policy.setting(x)[1])
+        return ops.sum(x * x)
+
+    x = ops.convert_to_tensor(random_input((2, 3)).astype("float32"))
+    jax.grad(loss)(x)
+    jax.vmap(loss)(x)
+    jax.jit(jax.grad(loss))(x)
+    jax.grad(jax.checkpoint(loss))(x)
+    jax.jit(jax.vmap(loss))(x)
+    assert seen == ["eager", "eager", "jit", "jit", "jit"]
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="JAX's tracing modes")
+def test_jax_keras_trainer_is_jit_unless_run_eagerly():
+    seen = []
+
+    class Probe(keras.layers.Layer):
+        def call(self, x):
+            seen.append(_policy.setting(x)[1])
+            return x
+
+    x = random_input((4, 3)).astype("float32")
+    y = random_input((4, 1)).astype("float32")
+    for run_eagerly in (False, True):
+        model = keras.Sequential([keras.Input((3,)), Probe(), keras.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse", run_eagerly=run_eagerly)
+        seen.clear()
+        model.train_on_batch(x, y)
+        # With run_eagerly, Keras may first trace the model abstractly (jax.eval_shape,
+        # staged, so "jit"); the step that computes runs eagerly.
+        assert seen[-1] == ("eager" if run_eagerly else "jit"), (run_eagerly, seen)
+        if not run_eagerly:
+            assert set(seen) == {"jit"}, seen
+
+
 def test_every_op_of_the_table_exists():
     for key, names in _policy.FUSED_BY_DEFAULT.items():
         assert len(key) == 3 and set(names) <= set(_policy.OPS), key
