@@ -133,6 +133,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from activations_analysis import analyse_tensorflow, saved_bytes_jax  # noqa: E402
 from activations_report import fmt_mb, fmt_ratio, hardware_lines  # noqa: E402
 from shared import (  # noqa: E402
+    POLICY_NAME,
     framework_copy_floor,
     numpy_copy_floor,
     print_targets,
@@ -318,10 +319,6 @@ def rel_err(a, b):
     a, b = to_numpy(a), to_numpy(b)
     scale = float(np.max(np.abs(b))) or 1.0
     return float(np.max(np.abs(a - b))) / scale
-
-
-POLICY_NAME = {"lkrelu": "lk_relu", "lkselu": "lk_selu", "lkswish": "lk_swish",
-               "mish": "mish", "selu": "selu", "swish": "swish"}
 
 
 def time_op(op, args, xla, x, g):

@@ -89,12 +89,11 @@ if HERE not in sys.path:  # the script's own modules, when it is loaded from els
 from gpu_backend import Backend, Clock, time_calls, time_interleaved  # noqa: E402
 from gpu_models import run_b0, run_resnet  # noqa: E402
 from gpu_report import Report, fmt, mib  # noqa: E402
+from shared import POLICY_NAME  # noqa: E402
 
 SECTIONS = ("ops", "mixconv", "b0", "resnet", "memory", "b0-extra")
 OPS = ("lkrelu", "lkselu", "lkswish", "selu", "mish", "swish")
 LINKED = ("lkrelu", "lkselu", "lkswish")
-POLICY_NAME = {"lkrelu": "lk_relu", "lkselu": "lk_selu", "lkswish": "lk_swish",
-               "selu": "selu", "mish": "mish", "swish": "swish"}
 
 
 def parse_args(argv=None):

@@ -167,17 +167,7 @@ class Backend:
 
 def time_calls(backend, call, repeats, inner, warmup=1):
     """Median and min milliseconds of one ``call()`` over ``repeats`` groups of ``inner``."""
-    for _ in range(warmup):
-        backend.sync(call())
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = None
-        for _ in range(inner):
-            out = call()
-        backend.sync(out)
-        times.append((time.perf_counter() - start) * 1000 / inner)
-    return statistics.median(times), min(times)
+    return time_interleaved(backend, {"call": call}, repeats, inner, warmup)["call"]
 
 
 def time_interleaved(backend, calls, repeats, inner, warmup=1):

@@ -1,6 +1,6 @@
 """What the benchmark scripts share: the environment set-up, the CPU's name,
-the copy floors that time tables are read against, and the plain-text or
-Markdown tables and target lines they print.
+the names of the activation ops, the copy floors that time tables are read
+against, and the plain-text or Markdown tables and target lines they print.
 
 The floors are the time of the least work a step that reads and writes the
 same bytes must do:
@@ -21,6 +21,10 @@ import platform
 import statistics
 import threading
 import time
+
+#: The scripts' op names -> the names of ``linked_neurons.ops._policy``.
+POLICY_NAME = {"lkrelu": "lk_relu", "lkselu": "lk_selu", "lkswish": "lk_swish",
+               "selu": "selu", "mish": "mish", "swish": "swish"}
 
 
 def set_environment(backend, bfc):
