@@ -326,11 +326,15 @@ def memory_batch(args):
 
 
 def memory_probe(backend, args, variant):
-    """One variant's step in this process: peak memory, saved bytes, step time."""
+    """One variant's step in this process: peak memory, saved bytes, step time.
+
+    ``variant`` is ``"op:form"``, e.g. ``"lkrelu:default"`` (what
+    ``--memory-probe`` passes to a fresh process).
+    """
     import keras
     import numpy as np
 
-    op, variant = variant.split(":") if ":" in variant else ("lkrelu", variant)
+    op, variant = variant.split(":")
     fused = {"default": None, "fused": True, "plain": False}[variant]
     batch = memory_batch(args)
     model, shape = deep_linked_model(fused, args.small, op)
