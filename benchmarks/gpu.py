@@ -28,10 +28,11 @@ mixconv
     shifted slices and as one zero-padded kernel, against
     ``keras.layers.DepthwiseConv2D(9)`` and ``DepthwiseConv2D(3)``.
 b0
-    ``EfficientNetBuilder`` B0 (batch 64 at 224x224, 1000 classes, Adam):
-    median time of ``model.train_on_batch`` on inputs already on the device,
-    with swish and mish, each plain and with ``mixed=True`` (MixConv, in the
-    implementation the layer picks and as grouped convolutions). The mixed
+    ``EfficientNetBuilder`` B0 (batch 64 at 224x224, or ``--b0-batch``; 1000
+    classes, Adam): median time of ``model.train_on_batch`` on inputs already
+    on the device, with swish and mish, each plain and with ``mixed=True``
+    (MixConv, in the implementation the layer picks, as grouped convolutions
+    and as sums of 3x3 tiles). ``--b0-rows`` picks rows by key. The mixed
     rows are divided by the builder's B0 with the same activation (the
     project's target: at most 1.25x).
 resnet
@@ -116,6 +117,9 @@ def parse_args(argv=None):
                    help="input shape of the ops section (default 256 56 56 64; 4 8 8 16 small)")
     p.add_argument("--b0-rows", nargs="+", default=None,
                    help="keys of the B0 rows to run (default: all of the section)")
+    p.add_argument("--b0-batch", type=int, default=None,
+                   help="batch of the B0 rows (default 64; 2 small); a CPU run of the "
+                        "full-size model needs a smaller one")
     p.add_argument("--memory-ops", nargs="+", choices=OPS, default=["lkrelu"],
                    help="activations of the memory section's network (default lkrelu)")
     p.add_argument("--memory-batch", type=int, default=None,
@@ -129,6 +133,9 @@ def parse_args(argv=None):
         args.repeats = 2 if args.small else 7
     if args.repeats < 1:
         p.error("--repeats must be at least 1")
+    for flag in ("b0_batch", "memory_batch"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            p.error(f"--{flag.replace('_', '-')} must be at least 1")
     return args
 
 

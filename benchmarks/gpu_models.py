@@ -85,6 +85,7 @@ def run_b0(backend, args, clock, report, which, results):
     import numpy as np
 
     batch, size, classes = (2, 32, 10) if args.small else (64, 224, 1000)
+    batch = args.b0_batch or batch
     inner = 1 if args.small else 3
     rng = np.random.default_rng(2)
     x = backend.tensor(rng.normal(size=(batch, size, size, 3)).astype("float32"))

@@ -55,6 +55,29 @@ def test_time_cap_skips_rows(tmp_path):
     assert rows and all(r[1] == "skipped (time cap)" for r in rows)
 
 
+@pytest.mark.slow  # two B0 trainings (~5 s)
+def test_b0_rows_and_batch_are_picked(tmp_path):
+    out = tmp_path / "b0.md"
+    gpu = _load()
+    assert gpu.main(["--small", "--sections", "b0", "--b0-rows", "b0", "mixed",
+                     "--b0-batch", "3", "--repeats", "1", "--output", str(out)]) == 0
+    text = out.read_text()
+    assert "batch 3 at 32x32x3" in text
+    rows = {r[0]: r for r in _tables(text) if r[0] != "model"}
+    assert sorted(rows) == ["B0, mixed=True (automatic MixConv)", "EfficientNetBuilder B0"]
+    mixed, plain = rows["B0, mixed=True (automatic MixConv)"], rows["EfficientNetBuilder B0"]
+    assert float(mixed[4]) == pytest.approx(float(mixed[1]) / float(plain[1]), abs=0.01)
+
+
+@pytest.mark.parametrize("flag", ["--b0-batch", "--memory-batch", "--repeats"])
+def test_sizes_below_one_are_argparse_errors(flag, capsys):
+    gpu = _load()
+    with pytest.raises(SystemExit) as info:
+        gpu.parse_args([flag, "0"])
+    assert info.value.code == 2
+    assert flag in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_small_every_section(tmp_path):
     out = tmp_path / "all.md"
