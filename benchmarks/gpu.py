@@ -25,8 +25,8 @@ ops
 mixconv
     ``MixedDepthwiseConv2D([3, 5, 7, 9])`` forward and backward (input and
     kernels) on ``[64, 56, 56, 192]``, computed as grouped convolutions, as
-    shifted slices and as one zero-padded kernel, against
-    ``keras.layers.DepthwiseConv2D(9)`` and ``DepthwiseConv2D(3)``.
+    shifted slices, as sums of 3x3 tiles and as one zero-padded kernel,
+    against ``keras.layers.DepthwiseConv2D(9)`` and ``DepthwiseConv2D(3)``.
 b0
     ``EfficientNetBuilder`` B0 (batch 64 at 224x224, or ``--b0-batch``; 1000
     classes, Adam): median time of ``model.train_on_batch`` on inputs already
@@ -64,9 +64,10 @@ memory
 
 Times are medians over ``--repeats`` timed groups of calls after warm-up;
 every group ends by waiting for the device (``block_until_ready`` or
-``torch.cuda.synchronize``). The forms of one activation op (default, fused,
-plain, the framework's) are timed in turn, one group each per round, so
-that a drift of the machine falls on all of them alike. ``--small`` shrinks
+``torch.cuda.synchronize``). The rows compared with each other (the forms
+of one activation op, the layers of the MixConv section, the models of one
+B0 or ResNet section) are timed in turn, one group each per round, so that a
+drift of the machine falls on all of them alike. ``--small`` shrinks
 every size so that the whole script runs on a CPU in seconds (the test suite
 runs it); its numbers say nothing about speed.
 """
@@ -74,6 +75,7 @@ runs it); its numbers say nothing about speed.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -88,7 +90,7 @@ if HERE not in sys.path:  # the script's own modules, when it is loaded from els
     sys.path.append(HERE)
 
 from gpu_backend import Backend, Clock, time_calls, time_interleaved  # noqa: E402
-from gpu_models import run_b0, run_resnet  # noqa: E402
+from gpu_models import B0_ROWS, run_b0, run_resnet  # noqa: E402
 from gpu_report import Report, fmt, mib  # noqa: E402
 from shared import POLICY_NAME  # noqa: E402
 
@@ -115,8 +117,9 @@ def parse_args(argv=None):
                    default=["float32", "bfloat16"], help="dtypes of the ops section")
     p.add_argument("--ops-shape", type=int, nargs=4, default=None,
                    help="input shape of the ops section (default 256 56 56 64; 4 8 8 16 small)")
-    p.add_argument("--b0-rows", nargs="+", default=None,
-                   help="keys of the B0 rows to run (default: all of the section)")
+    p.add_argument("--b0-rows", nargs="+", choices=list(B0_ROWS), default=None,
+                   help="B0 rows for the b0 section to run, timed in turn (default: its six; "
+                        "b0-extra then runs the other rows not named)")
     p.add_argument("--b0-batch", type=int, default=None,
                    help="batch of the B0 rows (default 64; 2 small); a CPU run of the "
                         "full-size model needs a smaller one")
@@ -274,14 +277,12 @@ def run_mixconv(backend, args, clock, report):
     report.emit(f"## MixedDepthwiseConv2D fwd+bwd (input and kernels), x = {list(shape)} "
                 f"float32 (backend {backend.name})")
     report.emit()
-    rows, outputs = [], {}
-    reference_ms = None
+    steps, outputs = {}, {}
+    mixed = layers["MixedDepthwiseConv2D([3,5,7,9]), groups"]
     for label, layer in layers.items():
         if clock.left() <= 0:
-            rows.append([label, "skipped (time cap)", "", ""])
             continue
         layer.build(shape)
-        mixed = layers["MixedDepthwiseConv2D([3,5,7,9]), groups"]
         if label.startswith("DepthwiseConv2D(9)"):
             layer.set_weights([keras.ops.convert_to_numpy(mixed.padded_kernel())])
         elif label.startswith("Mixed") and layer is not mixed:
@@ -293,19 +294,21 @@ def run_mixconv(backend, args, clock, report):
             return y
 
         step = backend.vjp_step(fn)
-        ms, _ = time_calls(backend, lambda s=step, w=weights: s(g, x, *w), args.repeats, inner)
-        y = keras.ops.convert_to_numpy(step(g, x, *weights)[0])
-        outputs[label] = y
-        if label.startswith("DepthwiseConv2D(9)"):
-            reference_ms = ms
-        rows.append([label, fmt(ms), "", ""])
-    for row in rows:
-        if reference_ms and row[1] not in ("skipped (time cap)",):
-            row[2] = fmt(float(row[1]) / reference_ms, 2)
+        outputs[label] = keras.ops.convert_to_numpy(step(g, x, *weights)[0])
+        steps[label] = functools.partial(step, g, x, *weights)
+    timed = time_interleaved(backend, steps, args.repeats, inner) if steps else {}
+    reference_ms = timed.get("DepthwiseConv2D(9), padded weights", (None,))[0]
     base = outputs.get("MixedDepthwiseConv2D([3,5,7,9]), groups")
-    for row in rows:
-        if base is not None and row[0] in outputs and not row[0].endswith("(3)"):
-            row[3] = f"{float(np.max(np.abs(outputs[row[0]] - base))):.1e}"
+    rows = []
+    for label in layers:
+        if label not in timed:
+            rows.append([label, "skipped (time cap)", "", ""])
+            continue
+        ms = timed[label][0]
+        error = "" if base is None or label.endswith("(3)") else \
+            f"{float(np.max(np.abs(outputs[label] - base))):.1e}"
+        rows.append([label, fmt(ms), fmt(None if not reference_ms else ms / reference_ms, 2),
+                     error])
     report.table(["layer", "ms", "vs padded DepthwiseConv2D(9)", "max |y - groups|"], rows)
 
 # ----------------------------------------------------------------------------- memory
@@ -464,7 +467,8 @@ def main(argv=None):
     report = Report(args.output)
     report.emit(f"<!-- KERAS_BACKEND={backend.name} python benchmarks/gpu.py "
                 f"{' '.join(argv if argv is not None else sys.argv[1:])} -->")
-    report.emit(f"# {'CPU smoke run' if args.small else 'GPU benchmark'}: {backend.device}")
+    title = "CPU smoke run" if args.small else "GPU benchmark" if backend.gpu else "CPU run"
+    report.emit(f"# {title}: {backend.device}")
     report.emit()
     report.emit(f"- {backend.versions}, Python {platform.python_version()}, "
                 f"{'GPU' if backend.gpu else 'CPU'}: {backend.device}")

@@ -4,10 +4,11 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 
-from gpu_backend import time_calls
+from gpu_backend import time_interleaved
 from gpu_report import fmt
 
 RESNET_VARIANTS = (("lkrelu", "LK-ReLU", "lkrelu", False), ("relu_bn", "ReLU+BN", "relu", True),
@@ -16,17 +17,35 @@ RESNET_VARIANTS = (("lkrelu", "LK-ReLU", "lkrelu", False), ("relu_bn", "ReLU+BN"
 MIXCONV_TARGET = 1.25
 
 
-def _model_step_ms(backend, model, x, y, repeats, inner):
+def time_models(backend, makers, x, y, args, clock, inner, section):
+    """Median train-step times of several models, timed in turn.
+
+    ``makers`` is a list of ``(key, factory)``. While the time cap lasts, each
+    model is built, compiled (Adam, sparse categorical cross-entropy) and
+    called once (the ``first call``, which compiles the step); then the steps
+    of all the models built are timed by :func:`time_interleaved`, one group
+    of ``inner`` steps of each per round, so that a drift of the machine falls
+    on every row alike. Returns ``{key: (median ms, min ms, first call s)}``
+    for the models built, ``{key: None}`` for those skipped by the cap.
+    """
     import keras
 
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss="sparse_categorical_crossentropy")
-    start = time.perf_counter()
-    model.train_on_batch(x, y)
-    first = time.perf_counter() - start
-    ms, low = time_calls(backend, lambda: model.train_on_batch(x, y, return_dict=False),
-                         repeats, inner)
-    return ms, low, first
+    keras.backend.clear_session()
+    steps, first = {}, {}
+    for key, make in makers:
+        if clock.left() <= 0:
+            continue
+        model = make()
+        model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                      loss="sparse_categorical_crossentropy")
+        start = time.perf_counter()
+        model.train_on_batch(x, y)
+        first[key] = time.perf_counter() - start
+        steps[key] = functools.partial(model.train_on_batch, x, y, return_dict=False)
+        print(f"  {section} {key}: built, first call {first[key]:.1f} s", file=sys.stderr,
+              flush=True)
+    timed = time_interleaved(backend, steps, args.repeats, inner) if steps else {}
+    return {key: (*timed[key], first[key]) if key in timed else None for key, _ in makers}
 
 
 def set_mixconv_implementation(model, impl):
@@ -40,45 +59,57 @@ def set_mixconv_implementation(model, impl):
     return count
 
 
-def b0_models(args, which):
-    """``(label, key, factory)`` of the B0 rows in ``which`` ("core" or "extra")."""
+#: ``key: (label, builder arguments or None for keras.applications, forced MixConv
+#: implementation)`` of every B0 row; the ``b0`` section runs the first six,
+#: ``b0-extra`` the others, ``--b0-rows`` any of them in the ``b0`` section.
+B0_ROWS = {
+    "b0": ("EfficientNetBuilder B0", {}, None),
+    "mixed": ("B0, mixed=True (automatic MixConv)", {"mixed": True}, None),
+    "mixed_groups": ("B0, mixed=True, grouped convs", {"mixed": True}, "groups"),
+    "mixed_blocks": ("B0, mixed=True, 3x3 tiles", {"mixed": True}, "blocks"),
+    "b0_mish": ("B0, activation=mish", {"activation": "mish"}, None),
+    "mixed_mish": ("B0, mixed=True, activation=mish", {"mixed": True, "activation": "mish"},
+                   None),
+    "keras": ("keras.applications.EfficientNetB0", None, None),
+    "lkrelu": ("B0, activation=lkrelu", {"activation": "lkrelu"}, None),
+    "an": ('B0, typeBN="an", n_mixture=5', {"typeBN": "an", "n_mixture": 5}, None),
+    "iebn": ('B0, typeBN="iebn"', {"typeBN": "iebn"}, None),
+    "mixed_padded": ("B0, mixed=True, padded kernel", {"mixed": True}, "padded"),
+    "mixed_shifts": ("B0, mixed=True, shifted slices", {"mixed": True}, "shifts"),
+}
+B0_CORE = ("b0", "mixed", "mixed_groups", "mixed_blocks", "b0_mish", "mixed_mish")
+#: The row each mixed row is divided by: the builder's B0 with the same activation.
+SAME_ACTIVATION = {"mixed": "b0", "mixed_groups": "b0", "mixed_padded": "b0",
+                   "mixed_shifts": "b0", "mixed_blocks": "b0", "mixed_mish": "b0_mish"}
+
+
+def b0_factory(key, size, classes):
+    """A function that builds the model of B0 row ``key``."""
     import keras
 
     from linked_neurons.efficientmixnet import EfficientNetBuilder
 
-    size = 32 if args.small else 224
-    classes = 10 if args.small else 1000
+    _, kwargs, impl = B0_ROWS[key]
 
-    def builder(impl=None, **kw):
-        def make():
-            model = EfficientNetBuilder(input_shape=(size, size, 3), classes=classes,
-                                        **kw).default_model("B0")
-            if impl:
-                set_mixconv_implementation(model, impl)
-            return model
+    def make():
+        if kwargs is None:
+            return keras.applications.EfficientNetB0(weights=None, input_shape=(size, size, 3),
+                                                     classes=classes)
+        model = EfficientNetBuilder(input_shape=(size, size, 3), classes=classes,
+                                    **kwargs).default_model("B0")
+        if impl:
+            set_mixconv_implementation(model, impl)
+        return model
 
-        return make
+    return make
 
-    core = [
-        ("EfficientNetBuilder B0", "b0", builder()),
-        ("B0, mixed=True (automatic MixConv)", "mixed", builder(mixed=True)),
-        ("B0, mixed=True, grouped convs", "mixed_groups", builder("groups", mixed=True)),
-        ("B0, mixed=True, 3x3 tiles", "mixed_blocks", builder("blocks", mixed=True)),
-        ("B0, activation=mish", "b0_mish", builder(activation="mish")),
-        ("B0, mixed=True, activation=mish", "mixed_mish",
-         builder(mixed=True, activation="mish")),
-    ]
-    extra = [
-        ("keras.applications.EfficientNetB0", "keras",
-         lambda: keras.applications.EfficientNetB0(weights=None, input_shape=(size, size, 3),
-                                                   classes=classes)),
-        ("B0, activation=lkrelu", "lkrelu", builder(activation="lkrelu")),
-        ('B0, typeBN="an", n_mixture=5', "an", builder(typeBN="an", n_mixture=5)),
-        ('B0, typeBN="iebn"', "iebn", builder(typeBN="iebn")),
-        ("B0, mixed=True, padded kernel", "mixed_padded", builder("padded", mixed=True)),
-        ("B0, mixed=True, shifted slices", "mixed_shifts", builder("shifts", mixed=True)),
-    ]
-    return core if which == "core" else extra
+
+def b0_keys(args, which, done):
+    """The keys of the B0 rows the ``which`` ("core" or "extra") section runs."""
+    if args.b0_rows:
+        return list(args.b0_rows) if which == "core" else [
+            k for k in B0_ROWS if k not in B0_CORE and k not in args.b0_rows and k not in done]
+    return [k for k in B0_ROWS if (k in B0_CORE) == (which == "core") and k not in done]
 
 
 def run_b0(backend, args, clock, report, which, results):
@@ -87,32 +118,25 @@ def run_b0(backend, args, clock, report, which, results):
     batch, size, classes = (2, 32, 10) if args.small else (64, 224, 1000)
     batch = args.b0_batch or batch
     inner = 1 if args.small else 3
+    keys = b0_keys(args, which, results)
+    if not keys:
+        return
     rng = np.random.default_rng(2)
     x = backend.tensor(rng.normal(size=(batch, size, size, 3)).astype("float32"))
     y = backend.tensor(rng.integers(0, classes, size=(batch,)).astype("int32"))
-    for label, key, make in b0_models(args, which):
-        if args.b0_rows and key not in args.b0_rows:
-            continue
-        if clock.left() <= 0:
-            results[key] = (label, None, None, None)
-            continue
-        import keras
-
-        keras.backend.clear_session()
-        ms, low, first = _model_step_ms(backend, make(), x, y, args.repeats, inner)
-        results[key] = (label, ms, low, first)
-        print(f"  b0 {key}: {ms:.1f} ms (first call {first:.1f} s)", file=sys.stderr, flush=True)
-    same_activation = {"mixed": "b0", "mixed_groups": "b0", "mixed_padded": "b0",
-                       "mixed_shifts": "b0", "mixed_blocks": "b0", "mixed_mish": "b0_mish"}
+    timed = time_models(backend, [(k, b0_factory(k, size, classes)) for k in keys], x, y, args,
+                        clock, inner, "b0")
+    results.update(timed)
     rows, checks = [], []
-    for key, (label, ms, low, first) in results.items():
-        if ms is None:
+    keras_ms = (results.get("keras") or (None,))[0]
+    for key, value in results.items():
+        label = B0_ROWS[key][0]
+        if value is None:
             rows.append([label, "skipped (time cap)", "", "", "", "", ""])
             continue
-        keras_ms = results.get("keras", (None, None))[1]
-        base = same_activation.get(key)
-        base_ms = results.get(base, (None, None))[1] if base else None
-        ratio = None if base_ms is None else ms / base_ms
+        ms, low, first = value
+        base = results.get(SAME_ACTIVATION.get(key))
+        ratio = None if base is None else ms / base[0]
         vs_keras = None if keras_ms is None else ms / keras_ms
         rows.append([label, fmt(ms, 1), fmt(low, 1), fmt(vs_keras, 2), fmt(ratio, 2),
                      f"{batch * 1000 / ms:,.0f}", fmt(first, 1)])
@@ -123,6 +147,9 @@ def run_b0(backend, args, clock, report, which, results):
     report.emit(f"## EfficientNet B0, batch {batch} at {size}x{size}x3, {classes} classes, Adam, "
                 f"train_on_batch (backend {backend.name}{'' if which == 'core' else ', all rows'})")
     report.emit()
+    report.emit("Rows of one section are timed in turn (one group of steps of each per round); "
+                "ratios between sections compare separate timings.")
+    report.emit()
     report.table(["model", "step ms", "min", "vs keras", "vs builder, same act.", "images/s",
                   "first call s"], rows)
     if checks and not args.small:
@@ -132,7 +159,6 @@ def run_b0(backend, args, clock, report, which, results):
 
 
 def run_resnet(backend, args, clock, report):
-    import keras
     import numpy as np
 
     from linked_neurons.experiments.speed import PAPER_RATIOS
@@ -143,22 +169,17 @@ def run_resnet(backend, args, clock, report):
     rng = np.random.default_rng(3)
     x = backend.tensor(rng.normal(size=(batch, 32, 32, 3)).astype("float32"))
     y = backend.tensor(rng.integers(0, 10, size=(batch,)).astype("int32"))
-    results = {}
-    for key, label, activation, bn in RESNET_VARIANTS:
-        if clock.left() <= 0:
-            results[key] = (label, None, None, None)
-            continue
-        keras.backend.clear_session()
-        model = resnet50_cifar((32, 32, 3), 10, activation=activation, batch_norm=bn,
-                               width_multiplier=0.125)
-        results[key] = (label, *_model_step_ms(backend, model, x, y, args.repeats, inner))
-        print(f"  resnet {key}: {results[key][1]:.2f} ms", file=sys.stderr, flush=True)
-    ref = results["lkrelu"][1]
+    makers = [(key, functools.partial(resnet50_cifar, (32, 32, 3), 10, activation=activation,
+                                      batch_norm=bn, width_multiplier=0.125))
+              for key, _, activation, bn in RESNET_VARIANTS]
+    results = time_models(backend, makers, x, y, args, clock, inner, "resnet")
+    ref = (results["lkrelu"] or (None,))[0]
     rows = []
-    for key, (label, ms, low, first) in results.items():
-        if ms is None:
+    for key, label, _, _ in RESNET_VARIANTS:
+        if results[key] is None:
             rows.append([label, "skipped (time cap)", "", "", "", ""])
             continue
+        ms, low, first = results[key]
         rows.append([label, fmt(ms, 2), fmt(low, 2), fmt(None if not ref else ms / ref, 2),
                      fmt(PAPER_RATIOS.get(key), 2), fmt(first, 1)])
     report.emit(f"## ResNet50-CIFAR (width 1/8), batch {batch}, 32x32x3, 10 classes, Adam, "
