@@ -7,9 +7,12 @@ Run from the root of a clone with the backend chosen by ``KERAS_BACKEND``
     KERAS_BACKEND=torch python benchmarks/gpu.py --output results_gpu_torch.md
     KERAS_BACKEND=jax python benchmarks/gpu.py --small      # CPU smoke run, seconds
 
-Sections, run in this order (or the order ``--sections`` gives) while
-``--time-cap`` seconds last (a row that would start after the cap is printed
-as skipped, so the script ends in time):
+Sections, run in this order (or the order ``--sections`` gives) within
+``--time-cap`` seconds (default 300): a row starts only where it should end
+within the cap, judged by the longest row of its section so far (the first
+row of a section starts while any time is left), and a row left out is
+printed as skipped. The default run thus ends in about five minutes; pick
+sections to see the later ones, or raise the cap:
 
 ops
     Forward and backward (the output and the vector-Jacobian product for a
@@ -89,7 +92,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:  # the script's own modules, when it is loaded from elsewhere
     sys.path.append(HERE)
 
-from gpu_backend import Backend, Clock, time_calls, time_interleaved  # noqa: E402
+from gpu_backend import Backend, Clock, prepare_within_cap, time_calls, time_interleaved  # noqa: E402
 from gpu_models import B0_ROWS, run_b0, run_resnet  # noqa: E402
 from gpu_report import Report, fmt, mib  # noqa: E402
 from shared import POLICY_NAME  # noqa: E402
@@ -108,7 +111,8 @@ def parse_args(argv=None):
                    help="sections to run, in the order given (default: all, in the order "
                         "of the docstring)")
     p.add_argument("--time-cap", type=float, default=None,
-                   help="seconds after which no new row starts (default 600, 120 small)")
+                   help="seconds the run should end within: rows that would end later are "
+                        "skipped (default 300, 120 small)")
     p.add_argument("--repeats", type=int, default=None,
                    help="timed groups per row (default 7, 2 small)")
     p.add_argument("--ops", nargs="+", choices=OPS, default=list(OPS),
@@ -131,7 +135,7 @@ def parse_args(argv=None):
     p.add_argument("--memory-probe", default=None, help=argparse.SUPPRESS)  # subprocess mode
     args = p.parse_args(argv)
     if args.time_cap is None:
-        args.time_cap = 120.0 if args.small else 600.0
+        args.time_cap = 120.0 if args.small else 300.0
     if args.repeats is None:
         args.repeats = 2 if args.small else 7
     if args.repeats < 1:
@@ -231,7 +235,7 @@ def run_ops(backend, args, clock, report):
             moved = int(np.prod(shape)) * itemsize * (6 if op in LINKED else 4)
             floor = moved / bandwidth
             for mode, compiled in backend.modes():
-                if clock.left() <= 0:
+                if not clock.fits("ops"):
                     rows.append([op, dtype, mode] + ["skipped (time cap)"] + [""] * 8)
                     continue
                 picked = []
@@ -241,7 +245,8 @@ def run_ops(backend, args, clock, report):
                 for name, fn in fns.items():
                     step = backend.vjp_step(fn, compiled)
                     calls[name] = lambda s=step, g=g, x=x: s(g, x)  # noqa: E731
-                timed = time_interleaved(backend, calls, args.repeats, inner)
+                with clock.row("ops"):
+                    timed = time_interleaved(backend, calls, args.repeats, inner)
                 ms = {name: median for name, (median, _low) in timed.items()}
                 form = "-" if not picked else ("fused" if picked[-1] else "plain")
                 rows.append([op, dtype, mode, fmt(ms["default"]), form, fmt(ms["fused"]),
@@ -277,11 +282,10 @@ def run_mixconv(backend, args, clock, report):
     report.emit(f"## MixedDepthwiseConv2D fwd+bwd (input and kernels), x = {list(shape)} "
                 f"float32 (backend {backend.name})")
     report.emit()
-    steps, outputs = {}, {}
+    outputs = {}
     mixed = layers["MixedDepthwiseConv2D([3,5,7,9]), groups"]
-    for label, layer in layers.items():
-        if clock.left() <= 0:
-            continue
+
+    def prepare(label, layer):
         layer.build(shape)
         if label.startswith("DepthwiseConv2D(9)"):
             layer.set_weights([keras.ops.convert_to_numpy(mixed.padded_kernel())])
@@ -289,14 +293,19 @@ def run_mixconv(backend, args, clock, report):
             layer.set_weights(mixed.get_weights())  # the grouped layer's weights
         weights = [w.value for w in layer.trainable_weights]
 
-        def fn(x, *w, layer=layer):
+        def fn(x, *w):
             y, _ = layer.stateless_call(list(w), [], x)
             return y
 
         step = backend.vjp_step(fn)
         outputs[label] = keras.ops.convert_to_numpy(step(g, x, *weights)[0])
-        steps[label] = functools.partial(step, g, x, *weights)
-    timed = time_interleaved(backend, steps, args.repeats, inner) if steps else {}
+        return functools.partial(step, g, x, *weights)
+
+    steps = prepare_within_cap(
+        backend, clock, "mixconv",
+        [(label, functools.partial(prepare, label, layer)) for label, layer in layers.items()],
+        args.repeats * inner)
+    timed = time_interleaved(backend, steps, args.repeats, inner, warmup=0) if steps else {}
     reference_ms = timed.get("DepthwiseConv2D(9), padded weights", (None,))[0]
     base = outputs.get("MixedDepthwiseConv2D([3,5,7,9]), groups")
     rows = []
@@ -409,35 +418,40 @@ def memory_probe(backend, args, variant):
             "picked": picked}
 
 
+def memory_row(backend, args, clock, op, variant, batch):
+    """The memory probe of one row: its result, or a line saying why it failed."""
+    # JAX: the peak cannot be reset, so a fresh process each. TensorFlow on a
+    # CPU: a process whose CPU allocator is the BFC one, which counts bytes.
+    if not (backend.name == "jax" or (backend.name == "tensorflow" and not backend.gpu)):
+        return memory_probe(backend, args, f"{op}:{variant}")
+    cmd = [sys.executable, os.path.abspath(__file__), "--memory-probe", f"{op}:{variant}",
+           "--repeats", str(args.repeats), "--memory-batch", str(batch)] + (
+        ["--small"] if args.small else [])
+    env = dict(os.environ, KERAS_BACKEND=backend.name)
+    if backend.name == "tensorflow":
+        env["TF_CPU_ALLOCATOR_USE_BFC"] = "true"
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                          timeout=max(30, clock.left() + 60), check=False)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode or not lines:
+        return f"failed: {proc.stderr.strip()[-200:]}"
+    return json.loads(lines[-1])
+
+
 def run_memory(backend, args, clock, report):
     rows = []
     batch = memory_batch(args)
     for op in args.memory_ops:
         for variant in ("default", "fused", "plain"):
             label = [ACTIVATION_LAYERS[op], variant]
-            if clock.left() <= 0:
+            if not clock.fits("memory"):
                 rows.append(label + ["skipped (time cap)", "", "", "", ""])
                 continue
-            # JAX: the peak cannot be reset, so a fresh process each. TensorFlow on a
-            # CPU: a process whose CPU allocator is the BFC one, which counts bytes.
-            fresh = backend.name == "jax" or (backend.name == "tensorflow" and not backend.gpu)
-            if fresh:
-                cmd = [sys.executable, os.path.abspath(__file__), "--memory-probe",
-                       f"{op}:{variant}", "--repeats", str(args.repeats),
-                       "--memory-batch", str(batch)] + (["--small"] if args.small else [])
-                env = dict(os.environ, KERAS_BACKEND=backend.name)
-                if backend.name == "tensorflow":
-                    env["TF_CPU_ALLOCATOR_USE_BFC"] = "true"
-                proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=max(
-                    30, clock.left() + 60), check=False)
-                lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-                if proc.returncode or not lines:
-                    rows.append(label + [f"failed: {proc.stderr.strip()[-200:]}", "", "", "",
-                                         ""])
-                    continue
-                result = json.loads(lines[-1])
-            else:
-                result = memory_probe(backend, args, f"{op}:{variant}")
+            with clock.row("memory"):
+                result = memory_row(backend, args, clock, op, variant, batch)
+            if isinstance(result, str):
+                rows.append(label + [result, "", "", "", ""])
+                continue
             over = None if result["peak"] is None or result["before"] is None else (
                 result["peak"] - result["before"])
             rows.append(label + [result["picked"], mib(result["peak"]), mib(over),

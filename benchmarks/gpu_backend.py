@@ -4,6 +4,7 @@ or TensorFlow), the timing of a call in groups, and the time cap."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
@@ -198,14 +199,61 @@ def time_interleaved(backend, calls, repeats, inner, warmup=1):
 
 
 class Clock:
-    """The time cap: rows that would start after it are skipped."""
+    """The time cap: a row starts only where it should end within the cap.
+
+    A row's length is judged by the longest row of the same kind so far in
+    the run (:meth:`row` records it); before the first of its kind, a row
+    starts while any time is left.
+    """
 
     def __init__(self, cap):
         self.start = time.perf_counter()
         self.cap = cap
+        self.longest = {}
 
     def left(self):
         return self.cap - (time.perf_counter() - self.start)
 
     def elapsed(self):
         return time.perf_counter() - self.start
+
+    def fits(self, kind, committed=0.0):
+        """Whether a row of ``kind`` started now ends within the cap, after
+        ``committed`` seconds of work already promised to earlier rows."""
+        return self.left() > self.longest.get(kind, 0.0) + committed
+
+    @contextlib.contextmanager
+    def row(self, kind):
+        """Time the block as one row of ``kind``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.longest[kind] = max(self.longest.get(kind, 0.0), time.perf_counter() - start)
+
+
+def prepare_within_cap(backend, clock, kind, makers, calls_each):
+    """Build the rows that fit the cap, to be timed in turn afterwards.
+
+    ``makers`` is a list of ``(name, make)``: ``make()`` builds a row (a
+    layer or a model, compiled and called once) and returns the call to time.
+    A row is built only where the cap leaves room for its build (the longest
+    of ``kind`` so far) and for the timing of every row built, this one
+    included (``calls_each`` calls each, at the slowest call seen so far).
+    Each row's call runs once more after its build, warm, to measure it.
+    Returns ``{name: call}`` for the rows built, ready for
+    :func:`time_interleaved` with ``warmup=0``.
+    """
+    calls, slowest, committed = {}, 0.0, 0.0
+    for name, make in makers:
+        if not clock.fits(kind, committed + calls_each * slowest):
+            continue
+        with clock.row(kind):
+            call = make()
+        start = time.perf_counter()
+        backend.sync(call())
+        seconds = time.perf_counter() - start
+        slowest = max(slowest, seconds)
+        committed += calls_each * seconds
+        calls[name] = call
+    return calls

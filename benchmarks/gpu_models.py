@@ -8,7 +8,7 @@ import functools
 import sys
 import time
 
-from gpu_backend import time_interleaved
+from gpu_backend import prepare_within_cap, time_interleaved
 from gpu_report import fmt
 
 RESNET_VARIANTS = (("lkrelu", "LK-ReLU", "lkrelu", False), ("relu_bn", "ReLU+BN", "relu", True),
@@ -20,31 +20,36 @@ MIXCONV_TARGET = 1.25
 def time_models(backend, makers, x, y, args, clock, inner, section):
     """Median train-step times of several models, timed in turn.
 
-    ``makers`` is a list of ``(key, factory)``. While the time cap lasts, each
-    model is built, compiled (Adam, sparse categorical cross-entropy) and
-    called once (the ``first call``, which compiles the step); then the steps
-    of all the models built are timed by :func:`time_interleaved`, one group
-    of ``inner`` steps of each per round, so that a drift of the machine falls
-    on every row alike. Returns ``{key: (median ms, min ms, first call s)}``
-    for the models built, ``{key: None}`` for those skipped by the cap.
+    ``makers`` is a list of ``(key, factory)``. Each model that fits the
+    time cap (:func:`prepare_within_cap`) is built, compiled (Adam, sparse
+    categorical cross-entropy) and called once (the ``first call``, which
+    compiles the step); then the steps of all the models built are timed by
+    :func:`time_interleaved`, one group of ``inner`` steps of each per round,
+    so that a drift of the machine falls on every row alike. Returns
+    ``{key: (median ms, min ms, first call s)}`` for the models built,
+    ``{key: None}`` for those skipped by the cap.
     """
     import keras
 
     keras.backend.clear_session()
-    steps, first = {}, {}
-    for key, make in makers:
-        if clock.left() <= 0:
-            continue
+    first = {}
+
+    def prepare(key, make):
         model = make()
         model.compile(optimizer=keras.optimizers.Adam(1e-3),
                       loss="sparse_categorical_crossentropy")
         start = time.perf_counter()
         model.train_on_batch(x, y)
         first[key] = time.perf_counter() - start
-        steps[key] = functools.partial(model.train_on_batch, x, y, return_dict=False)
         print(f"  {section} {key}: built, first call {first[key]:.1f} s", file=sys.stderr,
               flush=True)
-    timed = time_interleaved(backend, steps, args.repeats, inner) if steps else {}
+        return functools.partial(model.train_on_batch, x, y, return_dict=False)
+
+    steps = prepare_within_cap(
+        backend, clock, section,
+        [(key, functools.partial(prepare, key, make)) for key, make in makers],
+        args.repeats * inner)
+    timed = time_interleaved(backend, steps, args.repeats, inner, warmup=0) if steps else {}
     return {key: (*timed[key], first[key]) if key in timed else None for key, _ in makers}
 
 

@@ -116,12 +116,16 @@ def test_small_memory_rows_per_activation_name_the_default_form(tmp_path):
                 assert float(row[3].replace(",", "")) > 0
 
 
-def test_interleaved_timing_rotates_the_order_and_times_every_call():
-    sys_path = os.path.join(ROOT, "benchmarks")
+def _backend_module():
     spec = importlib.util.spec_from_file_location(
-        "gpu_backend_module", os.path.join(sys_path, "gpu_backend.py"))
+        "gpu_backend_module", os.path.join(ROOT, "benchmarks", "gpu_backend.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_interleaved_timing_rotates_the_order_and_times_every_call():
+    module = _backend_module()
 
     class NoSync:
         def sync(self, out):
@@ -137,3 +141,46 @@ def test_interleaved_timing_rotates_the_order_and_times_every_call():
     assert sorted(rounds) == sorted(["a", "b", "c"] * 6)
     assert set(timed) == {"a", "b", "c"}
     assert all(median >= low >= 0 for median, low in timed.values())
+
+
+def test_rows_are_built_only_where_their_build_and_timing_fit_the_cap(monkeypatch):
+    module = _backend_module()
+
+    class FakeTime:  # seconds advance only when a build or a call says so
+        now = 0.0
+
+        def perf_counter(self):
+            return self.now
+
+    fake = FakeTime()
+    monkeypatch.setattr(module, "time", fake)
+
+    class NoSync:
+        def sync(self, out):
+            pass
+
+    def call():
+        fake.now += 1.0  # one timed call: 1 s
+
+    def make(name, built):
+        def build():
+            fake.now += 30.0  # a build and first call: 30 s
+            built.append(name)
+            return call
+        return build
+
+    built = []
+    clock = module.Clock(100)
+    calls = module.prepare_within_cap(
+        NoSync(), clock, "models", [(n, make(n, built)) for n in "abcd"], calls_each=5)
+    # a: 30 s build + 1 s warm call; b starts with 69 s left, more than its
+    # build (30) + the timing of a and b (2 x 5 x 1 s); c would not end in time.
+    assert built == ["a", "b"] and list(calls) == ["a", "b"]
+    assert clock.longest == {"models": 30.0}
+    module.time_interleaved(NoSync(), calls, repeats=5, inner=1, warmup=0)
+    assert fake.now == 72.0 and clock.left() > 0  # the run ended within the cap
+    assert not clock.fits("models") and clock.fits("ops")  # 28 s left: no 30 s row
+
+    with clock.row("ops"):
+        fake.now += 20.0
+    assert clock.longest["ops"] == 20.0 and not clock.fits("ops")  # 8 s left
