@@ -8,6 +8,7 @@ import contextlib
 import os
 import platform
 import statistics
+import sys
 import time
 
 
@@ -240,9 +241,10 @@ def prepare_within_cap(backend, clock, kind, makers, calls_each):
     A row is built only where the cap leaves room for its build (the longest
     of ``kind`` so far) and for the timing of every row built, this one
     included (``calls_each`` calls each, at the slowest call seen so far).
-    Each row's call runs once more after its build, warm, to measure it.
-    Returns ``{name: call}`` for the rows built, ready for
-    :func:`time_interleaved` with ``warmup=0``.
+    Each row's call runs once more after its build, warm, to measure it; a
+    row whose own timing would then overrun the cap is dropped. Returns
+    ``{name: call}`` for the rows kept, ready for :func:`time_interleaved`
+    with ``warmup=0``.
     """
     calls, slowest, committed = {}, 0.0, 0.0
     for name, make in makers:
@@ -253,6 +255,10 @@ def prepare_within_cap(backend, clock, kind, makers, calls_each):
         start = time.perf_counter()
         backend.sync(call())
         seconds = time.perf_counter() - start
+        if clock.left() <= committed + calls_each * seconds:
+            print(f"  {name}: dropped, its timing ({calls_each} x {seconds:.3g} s) would "
+                  f"overrun the time cap", file=sys.stderr, flush=True)
+            continue
         slowest = max(slowest, seconds)
         committed += calls_each * seconds
         calls[name] = call

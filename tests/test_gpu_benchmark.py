@@ -184,3 +184,39 @@ def test_rows_are_built_only_where_their_build_and_timing_fit_the_cap(monkeypatc
     with clock.row("ops"):
         fake.now += 20.0
     assert clock.longest["ops"] == 20.0 and not clock.fits("ops")  # 8 s left
+
+
+def test_a_row_whose_own_timing_would_overrun_the_cap_is_dropped(monkeypatch):
+    module = _backend_module()
+
+    class FakeTime:
+        now = 0.0
+
+        def perf_counter(self):
+            return self.now
+
+    fake = FakeTime()
+    monkeypatch.setattr(module, "time", fake)
+
+    class NoSync:
+        def sync(self, out):
+            pass
+
+    def row(build_s, call_s):
+        def call():
+            fake.now += call_s
+
+        def build():
+            fake.now += build_s
+            return call
+        return build
+
+    clock = module.Clock(100)
+    # slow: built (1 s), but 10 calls of 20 s would end far beyond the cap.
+    calls = module.prepare_within_cap(
+        NoSync(), clock, "layers",
+        [("fast", row(1.0, 0.5)), ("slow", row(1.0, 20.0)), ("also fast", row(1.0, 0.5))],
+        calls_each=10)
+    assert list(calls) == ["fast", "also fast"]
+    module.time_interleaved(NoSync(), calls, repeats=10, inner=1, warmup=0)
+    assert clock.left() > 0
