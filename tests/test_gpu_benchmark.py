@@ -124,16 +124,41 @@ def _backend_module():
     return module
 
 
+class _NoSync:
+    """A backend whose calls end when they return."""
+
+    def sync(self, out):
+        pass
+
+
+class _FakeTime:
+    """``time`` for gpu_backend: seconds advance only when a row says so."""
+
+    now = 0.0
+
+    def perf_counter(self):
+        return self.now
+
+    def row(self, build_s, call_s, built=None, name=None):
+        """A row's ``make``: a build of ``build_s`` s returning a call of ``call_s`` s."""
+
+        def call():
+            self.now += call_s
+
+        def build():
+            self.now += build_s
+            if built is not None:
+                built.append(name)
+            return call
+
+        return build
+
+
 def test_interleaved_timing_rotates_the_order_and_times_every_call():
     module = _backend_module()
-
-    class NoSync:
-        def sync(self, out):
-            pass
-
     order = []
     calls = {name: (lambda name=name: order.append(name)) for name in ("a", "b", "c")}
-    timed = module.time_interleaved(NoSync(), calls, repeats=3, inner=2, warmup=1)
+    timed = module.time_interleaved(_NoSync(), calls, repeats=3, inner=2, warmup=1)
     assert order[:3] == ["a", "b", "c"]  # one warm-up call each
     rounds = order[3:]
     firsts = [rounds[i] for i in range(0, len(rounds), 6)]  # 3 names x 2 inner per round
@@ -145,39 +170,19 @@ def test_interleaved_timing_rotates_the_order_and_times_every_call():
 
 def test_rows_are_built_only_where_their_build_and_timing_fit_the_cap(monkeypatch):
     module = _backend_module()
-
-    class FakeTime:  # seconds advance only when a build or a call says so
-        now = 0.0
-
-        def perf_counter(self):
-            return self.now
-
-    fake = FakeTime()
+    fake = _FakeTime()
     monkeypatch.setattr(module, "time", fake)
-
-    class NoSync:
-        def sync(self, out):
-            pass
-
-    def call():
-        fake.now += 1.0  # one timed call: 1 s
-
-    def make(name, built):
-        def build():
-            fake.now += 30.0  # a build and first call: 30 s
-            built.append(name)
-            return call
-        return build
-
     built = []
     clock = module.Clock(100)
+    # every row: a build and first call of 30 s, then calls of 1 s
     calls = module.prepare_within_cap(
-        NoSync(), clock, "models", [(n, make(n, built)) for n in "abcd"], calls_each=5)
+        _NoSync(), clock, "models", [(n, fake.row(30.0, 1.0, built, n)) for n in "abcd"],
+        calls_each=5)
     # a: 30 s build + 1 s warm call; b starts with 69 s left, more than its
     # build (30) + the timing of a and b (2 x 5 x 1 s); c would not end in time.
     assert built == ["a", "b"] and list(calls) == ["a", "b"]
     assert clock.longest == {"models": 30.0}
-    module.time_interleaved(NoSync(), calls, repeats=5, inner=1, warmup=0)
+    module.time_interleaved(_NoSync(), calls, repeats=5, inner=1, warmup=0)
     assert fake.now == 72.0 and clock.left() > 0  # the run ended within the cap
     assert not clock.fits("models") and clock.fits("ops")  # 28 s left: no 30 s row
 
@@ -188,35 +193,15 @@ def test_rows_are_built_only_where_their_build_and_timing_fit_the_cap(monkeypatc
 
 def test_a_row_whose_own_timing_would_overrun_the_cap_is_dropped(monkeypatch):
     module = _backend_module()
-
-    class FakeTime:
-        now = 0.0
-
-        def perf_counter(self):
-            return self.now
-
-    fake = FakeTime()
+    fake = _FakeTime()
     monkeypatch.setattr(module, "time", fake)
-
-    class NoSync:
-        def sync(self, out):
-            pass
-
-    def row(build_s, call_s):
-        def call():
-            fake.now += call_s
-
-        def build():
-            fake.now += build_s
-            return call
-        return build
-
     clock = module.Clock(100)
     # slow: built (1 s), but 10 calls of 20 s would end far beyond the cap.
     calls = module.prepare_within_cap(
-        NoSync(), clock, "layers",
-        [("fast", row(1.0, 0.5)), ("slow", row(1.0, 20.0)), ("also fast", row(1.0, 0.5))],
+        _NoSync(), clock, "layers",
+        [("fast", fake.row(1.0, 0.5)), ("slow", fake.row(1.0, 20.0)),
+         ("also fast", fake.row(1.0, 0.5))],
         calls_each=10)
     assert list(calls) == ["fast", "also fast"]
-    module.time_interleaved(NoSync(), calls, repeats=10, inner=1, warmup=0)
+    module.time_interleaved(_NoSync(), calls, repeats=10, inner=1, warmup=0)
     assert clock.left() > 0
