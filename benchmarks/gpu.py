@@ -10,9 +10,10 @@ Run from the root of a clone with the backend chosen by ``KERAS_BACKEND``
 Sections, run in this order (or the order ``--sections`` gives) within
 ``--time-cap`` seconds (default 300): a row starts only where it should end
 within the cap, judged by the longest row of its section so far (the first
-row of a section starts while any time is left), and a row left out is
-printed as skipped. The default run thus ends in about five minutes; pick
-sections to see the later ones, or raise the cap:
+row of a section starts while any time is left; a layer or model whose
+own timing, measured after its build, would overrun the cap is dropped),
+and a row left out is printed as skipped. The default run thus ends in
+about five minutes; pick sections to see the later ones, or raise the cap:
 
 ops
     Forward and backward (the output and the vector-Jacobian product for a

@@ -109,12 +109,12 @@ def b0_factory(key, size, classes):
     return make
 
 
-def b0_keys(args, which, done):
+def b0_keys(args, which):
     """The keys of the B0 rows the ``which`` ("core" or "extra") section runs."""
     if args.b0_rows:
         return list(args.b0_rows) if which == "core" else [
-            k for k in B0_ROWS if k not in B0_CORE and k not in args.b0_rows and k not in done]
-    return [k for k in B0_ROWS if (k in B0_CORE) == (which == "core") and k not in done]
+            k for k in B0_ROWS if k not in B0_CORE and k not in args.b0_rows]
+    return [k for k in B0_ROWS if (k in B0_CORE) == (which == "core")]
 
 
 def run_b0(backend, args, clock, report, which, results):
@@ -123,7 +123,7 @@ def run_b0(backend, args, clock, report, which, results):
     batch, size, classes = (2, 32, 10) if args.small else (64, 224, 1000)
     batch = args.b0_batch or batch
     inner = 1 if args.small else 3
-    keys = b0_keys(args, which, results)
+    keys = b0_keys(args, which)
     if not keys:
         return
     rng = np.random.default_rng(2)
