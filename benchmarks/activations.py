@@ -2,7 +2,9 @@
 
 Run from the root of a clone (``python benchmarks/activations.py --help``).
 For each op (LKReLU, LKSELU, LKSwish, Mish, SELU; Swish on request) and each
-implementation, the script prints one row per XLA setting:
+implementation, the script prints one row per XLA setting (LKPReLU, whose
+slopes take gradients as well, is in the ops section of ``benchmarks/gpu.py``,
+which differentiates every argument):
 
 ``default (fused)`` / ``default (plain)``
     the op as a layer or ``linked_neurons.ops`` runs it by default

@@ -17,8 +17,9 @@ about five minutes; pick sections to see the later ones, or raise the cap:
 
 ops
     Forward and backward (the output and the vector-Jacobian product for a
-    fixed random upstream gradient) of LKReLU, LKSELU, LKSwish, SELU, Mish
-    and Swish on ``x = [256, 56, 56, 64]``, in float32 and bfloat16: the
+    fixed random upstream gradient) of LKReLU, LKSELU, LKSwish, LKPReLU
+    (per-channel slopes, whose gradients are computed too), SELU, Mish and
+    Swish on ``x = [256, 56, 56, 64]``, in float32 and bfloat16: the
     default form (``fused=None``, with the form it picked), ``fused=True``,
     ``fused=False`` and the framework's own functions (``jax.nn`` /
     ``torch.nn.functional`` / ``tf.nn``), against the physical floor: the
@@ -99,8 +100,8 @@ from gpu_report import Report, fmt, mib  # noqa: E402
 from shared import POLICY_NAME  # noqa: E402
 
 SECTIONS = ("ops", "mixconv", "b0", "resnet", "memory", "b0-extra")
-OPS = ("lkrelu", "lkselu", "lkswish", "selu", "mish", "swish")
-LINKED = ("lkrelu", "lkselu", "lkswish")
+OPS = ("lkrelu", "lkselu", "lkswish", "lkprelu", "selu", "mish", "swish")
+LINKED = ("lkrelu", "lkselu", "lkswish", "lkprelu")
 
 
 def parse_args(argv=None):
@@ -149,7 +150,14 @@ def parse_args(argv=None):
 
 # ----------------------------------------------------------------------------- ops
 def framework_fn(backend, op):
-    """The framework's own function for ``op`` (channels last)."""
+    """The framework's own function for ``op`` (channels last).
+
+    LKPReLU's takes ``(x, alpha_pos, alpha_neg)``: none of the frameworks has
+    a channels-last PReLU function (``torch.nn.functional.prelu`` puts the
+    channels on axis 1), so it is their ``where`` of both halves.
+    """
+    if op == "lkprelu":
+        return framework_lk_prelu(backend)
     if backend.name == "jax":
         import jax
         import jax.numpy as jnp
@@ -180,19 +188,44 @@ def framework_fn(backend, op):
     return base
 
 
+def framework_lk_prelu(backend):
+    """``concat([where(x > 0, x, a+ x), where(x < 0, -x, -a- x)])`` in the framework."""
+    if backend.name == "jax":
+        import jax.numpy as jnp
+
+        return lambda x, ap, an: jnp.concatenate(
+            [jnp.where(x > 0, x, ap * x), jnp.where(x < 0, -x, -an * x)], axis=-1)
+    if backend.name == "torch":
+        import torch
+
+        return lambda x, ap, an: torch.cat(
+            [torch.where(x > 0, x, ap * x), torch.where(x < 0, -x, -an * x)], dim=-1)
+    import tensorflow as tf
+
+    return lambda x, ap, an: tf.concat(
+        [tf.where(x > 0, x, ap * x), tf.where(x < 0, -x, -an * x)], axis=-1)
+
+
 def library_fn(op, fused, picked=None):
+    """The library's op with ``fused``; LKPReLU's takes ``(x, alpha_pos, alpha_neg)``."""
     from linked_neurons import ops as lo
     from linked_neurons.ops import _policy
 
     fn = {"lkrelu": lo.lk_relu, "lkselu": lo.lk_selu, "lkswish": lo.lk_swish,
-          "selu": lo.selu, "mish": lo.mish, "swish": lo.swish}[op]
+          "lkprelu": lo.lk_prelu, "selu": lo.selu, "mish": lo.mish, "swish": lo.swish}[op]
 
-    def call(x):
+    def call(x, *slopes):
         if picked is not None:
             picked.append(_policy.use_fused(POLICY_NAME[op], fused, x))
-        return fn(x, fused=fused)
+        return fn(x, *slopes, fused=fused)
 
     return call
+
+
+def prelu_slopes(channels, rng):
+    """Per-channel slopes of LKPReLU for the ops section, shape ``(1, 1, C)`` each."""
+    return [(0.25 + 0.1 * rng.standard_normal(size=(1, 1, channels))).astype("float32")
+            for _ in range(2)]
 
 
 def copy_bandwidth(backend, nbytes, repeats, inner):
@@ -214,6 +247,7 @@ def run_ops(backend, args, clock, report):
     x32 = 3 * rng.standard_normal(size=shape, dtype=np.float32)
     g32 = {k: rng.standard_normal(size=shape[:-1] + (shape[-1] * k,), dtype=np.float32)
            for k in (1, 2)}
+    slopes32 = prelu_slopes(shape[-1], rng)
     nbytes = int(np.prod(shape)) * 4
     bandwidth, copy_ms = copy_bandwidth(backend, max(nbytes, 2**20 if args.small else 2**30),
                                         args.repeats, inner)
@@ -230,8 +264,10 @@ def run_ops(backend, args, clock, report):
     for dtype in args.dtypes:
         x = backend.tensor(x32, dtype=dtype)
         grads = {k: backend.tensor(v, dtype=dtype) for k, v in g32.items()}
+        slopes = [backend.tensor(a, dtype=dtype) for a in slopes32]
         for op in args.ops:
             g = grads[2 if op in LINKED else 1]
+            args_of_op = (x, *slopes) if op == "lkprelu" else (x,)
             itemsize = 2 if dtype == "bfloat16" else 4
             moved = int(np.prod(shape)) * itemsize * (6 if op in LINKED else 4)
             floor = moved / bandwidth
@@ -245,7 +281,7 @@ def run_ops(backend, args, clock, report):
                 calls = {}
                 for name, fn in fns.items():
                     step = backend.vjp_step(fn, compiled)
-                    calls[name] = lambda s=step, g=g, x=x: s(g, x)  # noqa: E731
+                    calls[name] = lambda s=step, g=g, a=args_of_op: s(g, *a)  # noqa: E731
                 with clock.row("ops"):
                     timed = time_interleaved(backend, calls, args.repeats, inner)
                 ms = {name: median for name, (median, _low) in timed.items()}
@@ -323,7 +359,7 @@ def run_mixconv(backend, args, clock, report):
 
 # ----------------------------------------------------------------------------- memory
 ACTIVATION_LAYERS = {"lkrelu": "LKReLU", "lkselu": "LKSELU", "lkswish": "LKSwish",
-                     "selu": "SELU", "mish": "Mish", "swish": "Swish"}
+                     "lkprelu": "LKPReLU", "selu": "SELU", "mish": "Mish", "swish": "Swish"}
 
 
 def deep_linked_model(fused, small, op="lkrelu"):

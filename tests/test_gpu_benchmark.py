@@ -46,6 +46,34 @@ def test_small_ops_and_mixconv(tmp_path):
         assert float(row[3]) < 1e-5, label  # same output as the grouped convolutions
 
 
+def test_lkprelu_forms_give_the_same_output_and_gradients_of_every_argument(tmp_path):
+    # The ops section's LKPReLU row differentiates x and both slopes; its
+    # default, fused, plain and framework forms compute the same thing.
+    import keras
+    import numpy as np
+
+    gpu = _load()
+    backend = gpu.Backend()
+    rng = np.random.default_rng(3)
+    x = backend.tensor(3 * rng.standard_normal(size=(2, 3, 3, 4)).astype("float32"))
+    g = backend.tensor(rng.standard_normal(size=(2, 3, 3, 8)).astype("float32"))
+    slopes = [backend.tensor(a) for a in gpu.prelu_slopes(4, rng)]
+    picked = []
+    fns = {"default": gpu.library_fn("lkprelu", None, picked),
+           "fused": gpu.library_fn("lkprelu", True), "plain": gpu.library_fn("lkprelu", False),
+           "framework": gpu.framework_fn(backend, "lkprelu")}
+    results = {}
+    for name, fn in fns.items():
+        y, grads = backend.vjp_step(fn)(g, x, *slopes)
+        results[name] = [keras.ops.convert_to_numpy(t) for t in (y, *grads)]
+    assert picked and [r.shape for r in results["plain"]] == [
+        (2, 3, 3, 8), (2, 3, 3, 4), (1, 1, 4), (1, 1, 4)]
+    assert np.abs(results["plain"][2]).min() > 0  # the slopes' gradients are computed
+    for name, arrays in results.items():
+        for a, b in zip(arrays, results["plain"]):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
 def test_time_cap_skips_rows(tmp_path):
     out = tmp_path / "capped.md"
     gpu = _load()

@@ -40,10 +40,10 @@ import keras
 OPS = ("lk_relu", "lk_selu", "lk_swish", "lk_prelu", "selu", "mish", "swish")
 
 #: ``(backend, mode, device) -> ops whose default form is fused``. Settings
-#: that are not listed, and ops that were not measured (``lk_prelu``), use
-#: the plain form. A form is the default only where it measured at most the
-#: other's time and at most its memory, alone and inside a network (the
-#: memory section of ``benchmarks/gpu.py``: 16 x (Conv2D + activation)).
+#: that are not listed use the plain form. A form is the default only where
+#: it measured at most the other's time and at most its memory, alone and
+#: inside a network (the memory section of ``benchmarks/gpu.py``: 16 x
+#: (Conv2D + activation)).
 #: See ``docs/benchmarks.rst`` for the measurements.
 FUSED_BY_DEFAULT = {
     # XLA on a CPU (both rows: the same compiler). Alone, the fused linked ops
@@ -51,23 +51,31 @@ FUSED_BY_DEFAULT = {
     # LKReLU's and Swish's backward from the output the next layer keeps
     # anyway, so their fused forms plan more memory (JAX: +6 %, +2 %) and are
     # not the default. Fused LKSELU plans 0.80x the plain memory, LKSwish the
-    # same, Mish 0.78x at 0.71x the time (JAX).
+    # same, Mish 0.78x at 0.71x the time (JAX). Fused LKPReLU plans 0.64x the
+    # plain memory and is 0.80x-0.87x its time alone, but its network step
+    # takes 1.24x-1.29x the plain one's (JAX), so it is not the default.
     ("tensorflow", "xla", "cpu"): frozenset({"lk_selu", "lk_swish"}),
     ("jax", "jit", "cpu"): frozenset({"lk_selu", "lk_swish", "mish"}),
     # TensorFlow's graph runtime and eager mode: one kernel per op, so a
     # fused backward of several kernels loses time (LKReLU 1.1x-1.3x, LKSELU
     # 1.9x, SELU 2.2x), and its temporaries can raise the peak of a step
     # (LKSwish up to +6 %, SELU 1.9x), except for Mish (0.53x the peak at
-    # 0.96x-0.98x the time) and Swish (at most the plain peak, 0.92x its time
-    # in a network).
-    ("tensorflow", "graph", "cpu"): frozenset({"mish", "swish"}),
-    ("tensorflow", "eager", "cpu"): frozenset({"mish", "swish"}),
+    # 0.96x-0.98x the time), Swish (at most the plain peak, 0.92x its time
+    # in a network) and LKPReLU (0.87x-0.90x the time alone, 0.93x-1.00x the
+    # peak; its network steps, 0.87x-1.11x the plain ones, differ by less
+    # than their noise): the plain LKPReLU's autodiff runs more kernels for
+    # the slopes' gradients than the fused backward does.
+    ("tensorflow", "graph", "cpu"): frozenset({"mish", "swish", "lk_prelu"}),
+    ("tensorflow", "eager", "cpu"): frozenset({"mish", "swish", "lk_prelu"}),
     # JAX under jit on a GPU: XLA fuses the plain composition (on an H200 the
     # fused linked ops take 1.26x to 1.65x its time, the others the same).
     ("jax", "jit", "gpu"): frozenset(),
     # PyTorch eager: the fused backward is several elementwise kernels where
-    # autograd runs one (on an H200: 1.0x to 4x the plain form's time).
-    ("torch", "eager", "cpu"): frozenset(),
+    # autograd runs one (on an H200: 1.0x to 4x the plain form's time), except
+    # for LKPReLU, whose plain autograd runs more for the slopes' gradients: on
+    # a CPU its fused form takes 0.77x-0.78x the time alone and 0.91x-0.94x in
+    # a network, keeping 0.66x the bytes (not measured on a GPU).
+    ("torch", "eager", "cpu"): frozenset({"lk_prelu"}),
     ("torch", "eager", "gpu"): frozenset(),
 }
 
@@ -135,6 +143,23 @@ def setting(x=None):
         device = getattr(getattr(x, "device", None), "type", "cpu")
         return name, mode, "gpu" if device == "cuda" else device
     return name, "eager", "cpu"
+
+
+#: The modes in which a compiler fuses elementwise ops into loops of its own.
+COMPILED_MODES = ("xla", "jit", "compile")
+
+
+def is_compiled(x=None):
+    """Whether an op on ``x`` is traced for a fusing compiler (XLA, Inductor).
+
+    Args:
+        x: The op's input tensor, or None.
+
+    Returns:
+        True under XLA (TensorFlow's ``jit_compile=True``, JAX's ``jit``) and
+        ``torch.compile``; False where every op runs as a kernel of its own.
+    """
+    return setting(x)[1] in COMPILED_MODES
 
 
 def use_fused(op, fused, x=None):

@@ -1,8 +1,11 @@
 """The pure functions of ``linked_neurons.ops``: fused vs plain, float64 references."""
 
+import importlib
+
 import numpy as np
 import pytest
 from conftest import (
+    BACKEND,
     np_linked,
     np_mish,
     np_prelu,
@@ -76,6 +79,96 @@ def test_lk_prelu_op_against_reference():
     for fused in (True, False):
         y = ops.convert_to_numpy(ln_ops.lk_prelu(x, a_pos, a_neg, axis=-1, fused=fused))
         np.testing.assert_allclose(y, expected, rtol=1e-12)
+
+
+def _np_lk_prelu_grads(g, x, a_pos, a_neg):
+    """float64 reference of LKPReLU's gradients, slopes of shape (1, C) on [N, L, C]."""
+    c = x.shape[-1]
+    g1, g2 = g[..., :c], g[..., c:]
+    dx = g1 * np.where(x > 0, 1.0, a_pos) - g2 * np.where(x < 0, 1.0, a_neg)
+    d_pos = np.sum(g1 * np.minimum(x, 0), axis=(0, 1))[None]
+    d_neg = np.sum(g2 * np.minimum(-x, 0), axis=(0, 1))[None]
+    return dx, d_pos, d_neg
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "kernel-per-op"])
+def test_lk_prelu_backward_forms_against_reference(compiled):
+    # Both ways the fused backward is written (for XLA, and for runtimes that
+    # launch each op as a kernel) give SPEC's gradients, in float64.
+    linked_module = importlib.import_module("linked_neurons.ops.linked")
+    x = random_input((3, 4, 5), seed=21)
+    a_pos = np.random.default_rng(22).normal(0.2, 0.3, size=(1, 5))
+    a_neg = np.random.default_rng(23).normal(0.2, 0.3, size=(1, 5))
+    g = np.random.default_rng(24).normal(size=(3, 4, 10))
+    got = linked_module._lk_prelu_backward(
+        *(ops.convert_to_tensor(v) for v in (g, x, a_pos, a_neg)), axis=-1, compiled=compiled
+    )
+    for a, b in zip(got, _np_lk_prelu_grads(g, x, a_pos, a_neg)):
+        assert tuple(a.shape) == b.shape
+        np.testing.assert_allclose(ops.convert_to_numpy(a), b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "kernel-per-op"])
+def test_lk_prelu_backward_keeps_the_dtype(compiled, dtype):
+    linked_module = importlib.import_module("linked_neurons.ops.linked")
+    x = ops.convert_to_tensor(random_input((2, 3, 4)), dtype=dtype)
+    a = ops.convert_to_tensor(np.full((1, 4), 0.25), dtype=dtype)
+    g = ops.convert_to_tensor(random_input((2, 3, 8), seed=3), dtype=dtype)
+    for t in linked_module._lk_prelu_backward(g, x, a, a, axis=-1, compiled=compiled):
+        assert ops.dtype(t) == dtype
+
+
+def test_fused_lk_prelu_gradients_when_compiled():
+    # The fused op traced for a fusing compiler (XLA under TensorFlow's
+    # jit_compile and JAX's jit) picks the compiled backward, with the same
+    # gradients as the plain form.
+    linked_module = importlib.import_module("linked_neurons.ops.linked")
+    x = random_input((2, 3, 4), seed=5).astype("float32")
+    a_pos = np.random.default_rng(6).normal(0.2, 0.3, size=(1, 4)).astype("float32")
+    a_neg = np.random.default_rng(7).normal(0.2, 0.3, size=(1, 4)).astype("float32")
+    g = np.random.default_rng(8).normal(size=(2, 3, 8)).astype("float32")
+    seen = []
+    real = linked_module._lk_prelu_backward
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["compiled"])
+        return real(*args, **kwargs)
+
+    def grads(fused):
+        def loss(x, ap, an):
+            return ops.sum(ln_ops.lk_prelu(x, ap, an, fused=fused) * ops.convert_to_tensor(g))
+
+        if BACKEND == "tensorflow":
+            import tensorflow as tf
+
+            @tf.function(jit_compile=True)
+            def step(*args):
+                with tf.GradientTape() as tape:
+                    tape.watch(args)
+                    out = loss(*args)
+                return tape.gradient(out, args)
+
+            return [t.numpy() for t in step(*map(tf.constant, (x, a_pos, a_neg)))]
+        if BACKEND == "jax":
+            import jax
+
+            return [np.asarray(t) for t in jax.jit(jax.grad(loss, argnums=(0, 1, 2)))(
+                x, a_pos, a_neg)]
+        return value_and_grads(loss, [x, a_pos, a_neg])[1]
+
+    original = linked_module._lk_prelu_backward
+    linked_module._lk_prelu_backward = spy
+    try:
+        fused, plain = grads(True), grads(False)
+    finally:
+        linked_module._lk_prelu_backward = original
+    assert seen and all(c == (BACKEND != "torch") for c in seen), seen
+    for a, b in zip(fused, plain):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    ref = _np_lk_prelu_grads(g.astype("float64"), x.astype("float64"), a_pos, a_neg)
+    for a, b in zip(fused, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
 def test_swish_beta_gradient():
