@@ -61,8 +61,8 @@ FUSED_BY_DEFAULT = {
     # 1.9x, SELU 2.2x), and its temporaries can raise the peak of a step
     # (LKSwish up to +6 %, SELU 1.9x), except for Mish (0.53x the peak at
     # 0.96x-0.98x the time), Swish (at most the plain peak, 0.92x its time
-    # in a network) and LKPReLU (0.87x-0.90x the time alone, 0.93x-1.00x the
-    # peak; its network steps, 0.87x-1.11x the plain ones, differ by less
+    # in a network) and LKPReLU (0.87x-0.90x the time alone, 0.96x-1.00x the
+    # peak; its network steps, 0.87x-1.02x the plain ones, differ by less
     # than their noise): the plain LKPReLU's autodiff runs more kernels for
     # the slopes' gradients than the fused backward does.
     ("tensorflow", "graph", "cpu"): frozenset({"mish", "swish", "lk_prelu"}),
