@@ -65,7 +65,9 @@ memory
     backward pass (also on a CPU); TensorFlow: ``get_memory_info`` after
     ``reset_memory_stats``, on a GPU, and on a CPU in a fresh process with
     TensorFlow's BFC allocator (``TF_CPU_ALLOCATOR_USE_BFC=true``), whose
-    counters the default CPU allocator lacks.
+    counters the default CPU allocator lacks. Keras compiles TensorFlow's
+    train step with XLA on a GPU only (``jit_compile="auto"``);
+    ``--memory-xla`` compiles it with XLA on a CPU as well.
 
 Times are medians over ``--repeats`` timed groups of calls after warm-up;
 every group ends by waiting for the device (``block_until_ready`` or
@@ -134,6 +136,9 @@ def parse_args(argv=None):
     p.add_argument("--memory-batch", type=int, default=None,
                    help="batch of the memory section (default 256; 8 small)")
     p.add_argument("--output", default=None, help="also write the Markdown to this file")
+    p.add_argument("--memory-xla", action="store_true",
+                   help="TensorFlow: compile the memory section's train step with XLA "
+                        "(jit_compile=True) where Keras would not (a CPU)")
     p.add_argument("--memory-probe", default=None, help=argparse.SUPPRESS)  # subprocess mode
     args = p.parse_args(argv)
     if args.time_cap is None:
@@ -395,7 +400,8 @@ def memory_probe(backend, args, variant):
     batch = memory_batch(args)
     model, shape = deep_linked_model(fused, args.small, op)
     model.compile(optimizer="adam",
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  jit_compile=True if args.memory_xla else "auto")
     rng = np.random.default_rng(4)
     x = backend.tensor(rng.normal(size=(batch, *shape)).astype("float32"))
     y = backend.tensor(rng.integers(0, 10, size=(batch,)).astype("int32"))
@@ -463,7 +469,7 @@ def memory_row(backend, args, clock, op, variant, batch):
         return memory_probe(backend, args, f"{op}:{variant}")
     cmd = [sys.executable, os.path.abspath(__file__), "--memory-probe", f"{op}:{variant}",
            "--repeats", str(args.repeats), "--memory-batch", str(batch)] + (
-        ["--small"] if args.small else [])
+        ["--small"] if args.small else []) + (["--memory-xla"] if args.memory_xla else [])
     env = dict(os.environ, KERAS_BACKEND=backend.name)
     if backend.name == "tensorflow":
         env["TF_CPU_ALLOCATOR_USE_BFC"] = "true"
@@ -495,8 +501,10 @@ def run_memory(backend, args, clock, report):
                                  mib(result["saved"]), fmt(result["ms"], 2)])
     _, shape = deep_linked_model(None, args.small)
     depth = 4 if args.small else 16
+    xla = ", XLA (--memory-xla)" if args.memory_xla else ""
     report.emit(f"## Peak memory of a training step: {depth} x (Conv2D + activation), batch "
-                f"{batch} at {shape[0]}x{shape[1]}x{shape[2]}, Adam (backend {backend.name})")
+                f"{batch} at {shape[0]}x{shape[1]}x{shape[2]}, Adam (backend {backend.name}"
+                f"{xla})")
     report.emit()
     report.table(["activation", "fused=", "form", "peak MiB", "peak - before step MiB",
                   "saved for backward MiB (torch) / XLA temp MiB of a grad step (JAX)",
@@ -511,6 +519,10 @@ def main(argv=None):
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     backend = Backend()
+    if args.memory_xla and backend.name != "tensorflow":
+        print(f"gpu.py: --memory-xla is for the TensorFlow backend (this is {backend.name}; "
+              f"Keras compiles JAX's train step with XLA anyway)", file=sys.stderr)
+        return 2
     if args.memory_probe:
         print(json.dumps(memory_probe(backend, args, args.memory_probe)), flush=True)
         return 0

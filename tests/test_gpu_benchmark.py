@@ -144,6 +144,31 @@ def test_small_memory_rows_per_activation_name_the_default_form(tmp_path):
                 assert float(row[3].replace(",", "")) > 0
 
 
+@pytest.mark.slow  # three small XLA training steps, each in a subprocess (~25 s)
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="--memory-xla is TensorFlow's")
+def test_small_memory_rows_under_xla_name_the_xla_default(tmp_path):
+    from linked_neurons.ops import _policy
+
+    out = tmp_path / "memory_xla.md"
+    gpu = _load()
+    assert gpu.main(["--small", "--sections", "memory", "--memory-ops", "lkselu",
+                     "--memory-xla", "--repeats", "1", "--time-cap", "3000",
+                     "--output", str(out)]) == 0
+    text = out.read_text()
+    assert "XLA (--memory-xla)" in text
+    rows = {r[1]: r for r in _tables(text) if r[0] == "LKSELU"}
+    fused = "lk_selu" in _policy.FUSED_BY_DEFAULT.get(("tensorflow", "xla", "cpu"), ())
+    assert rows["default"][2] == ("fused" if fused else "plain")
+    assert all(float(rows[v][3].replace(",", "")) > 0 for v in ("default", "fused", "plain"))
+
+
+@pytest.mark.skipif(BACKEND == "tensorflow", reason="the flag is refused on JAX and PyTorch")
+def test_memory_xla_is_refused_on_other_backends(capsys):
+    gpu = _load()
+    assert gpu.main(["--small", "--sections", "memory", "--memory-xla"]) == 2
+    assert "--memory-xla is for the TensorFlow backend" in capsys.readouterr().err
+
+
 def _backend_module():
     spec = importlib.util.spec_from_file_location(
         "gpu_backend_module", os.path.join(ROOT, "benchmarks", "gpu_backend.py"))
