@@ -33,6 +33,7 @@ def test_configurations():
     assert options["seeds"] == (0, 1, 2) and options["outer_steps"] == 20
 
 
+@pytest.mark.slow  # the whole study from its command line (~12 s); .ci/run's slow step runs it
 @needs_tf
 def test_tiny_run_from_the_command_line(tmp_path, capsys):
     code = cli.main(["diversity", "--outer-steps", "1", "--epochs", "1", "--seeds", "0", "1",

@@ -14,6 +14,7 @@ pytest.importorskip("sklearn")  # the digits
 LAYERS = ["conv1", "conv2", "conv3", "fc1", "fc2"]
 
 
+@pytest.mark.slow  # the whole study from its command line (~6 s); .ci/run's slow step runs it
 def test_tiny_run_from_the_command_line(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     code = cli.main(["selu", "--variants", "selu", "relu_bn", "--epochs", "2",
