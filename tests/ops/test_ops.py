@@ -19,6 +19,8 @@ from keras import ops
 
 from linked_neurons import ops as ln_ops
 
+linked_module = importlib.import_module("linked_neurons.ops.linked")
+
 UNARY = [
     ("lk_relu", lambda x, **kw: ln_ops.lk_relu(x, axis=1, **kw),
      lambda x: np_linked(np_relu, x, 1)),
@@ -95,7 +97,6 @@ def _np_lk_prelu_grads(g, x, a_pos, a_neg):
 def test_lk_prelu_backward_forms_against_reference(compiled):
     # Both ways the fused backward is written (for XLA, and for runtimes that
     # launch each op as a kernel) give SPEC's gradients, in float64.
-    linked_module = importlib.import_module("linked_neurons.ops.linked")
     x = random_input((3, 4, 5), seed=21)
     a_pos = np.random.default_rng(22).normal(0.2, 0.3, size=(1, 5))
     a_neg = np.random.default_rng(23).normal(0.2, 0.3, size=(1, 5))
@@ -111,7 +112,6 @@ def test_lk_prelu_backward_forms_against_reference(compiled):
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
 @pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "kernel-per-op"])
 def test_lk_prelu_backward_keeps_the_dtype(compiled, dtype):
-    linked_module = importlib.import_module("linked_neurons.ops.linked")
     x = ops.convert_to_tensor(random_input((2, 3, 4)), dtype=dtype)
     a = ops.convert_to_tensor(np.full((1, 4), 0.25), dtype=dtype)
     g = ops.convert_to_tensor(random_input((2, 3, 8), seed=3), dtype=dtype)
@@ -119,11 +119,10 @@ def test_lk_prelu_backward_keeps_the_dtype(compiled, dtype):
         assert ops.dtype(t) == dtype
 
 
-def test_fused_lk_prelu_gradients_when_compiled():
+def test_fused_lk_prelu_gradients_when_compiled(monkeypatch):
     # The fused op traced for a fusing compiler (XLA under TensorFlow's
     # jit_compile and JAX's jit) picks the compiled backward, with the same
     # gradients as the plain form.
-    linked_module = importlib.import_module("linked_neurons.ops.linked")
     x = random_input((2, 3, 4), seed=5).astype("float32")
     a_pos = np.random.default_rng(6).normal(0.2, 0.3, size=(1, 4)).astype("float32")
     a_neg = np.random.default_rng(7).normal(0.2, 0.3, size=(1, 4)).astype("float32")
@@ -157,12 +156,8 @@ def test_fused_lk_prelu_gradients_when_compiled():
                 x, a_pos, a_neg)]
         return value_and_grads(loss, [x, a_pos, a_neg])[1]
 
-    original = linked_module._lk_prelu_backward
-    linked_module._lk_prelu_backward = spy
-    try:
-        fused, plain = grads(True), grads(False)
-    finally:
-        linked_module._lk_prelu_backward = original
+    monkeypatch.setattr(linked_module, "_lk_prelu_backward", spy)
+    fused, plain = grads(True), grads(False)
     assert seen and all(c == (BACKEND != "torch") for c in seen), seen
     for a, b in zip(fused, plain):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
