@@ -46,7 +46,7 @@ def test_small_ops_and_mixconv(tmp_path):
         assert float(row[3]) < 1e-5, label  # same output as the grouped convolutions
 
 
-def test_lkprelu_forms_give_the_same_output_and_gradients_of_every_argument(tmp_path):
+def test_lkprelu_forms_give_the_same_output_and_gradients_of_every_argument():
     # The ops section's LKPReLU row differentiates x and both slopes; its
     # default, fused, plain and framework forms compute the same thing.
     import keras
