@@ -54,10 +54,10 @@ def _python(tmp_path, code, blocked=(), backend=None):
     )
 
 
-def _pyproject():
+def _pyproject(table="project"):
     tomllib = pytest.importorskip("tomllib")
     with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
-        return tomllib.load(f)["project"]
+        return tomllib.load(f)[table]
 
 
 def _names(requirements):
@@ -71,6 +71,14 @@ def test_core_depends_on_keras_and_numpy_only():
     for backend in ("tensorflow", "jax", "torch"):
         assert _names(extras[backend]) == {backend}
     assert {"tensorflow", "jax", "pytest"} <= _names(extras["dev"])
+
+
+def test_the_dev_extra_carries_the_plugin_that_addopts_use():
+    # `pip install -e ".[dev]" && pytest` must not stop at "unrecognized arguments".
+    addopts = _pyproject("tool")["pytest"]["ini_options"].get("addopts", "").split()
+    xdist_options = {"-n", "--numprocesses", "--maxprocesses", "--dist"}
+    if any(option.split("=")[0] in xdist_options for option in addopts):
+        assert "pytest-xdist" in _names(_pyproject()["optional-dependencies"]["dev"])
 
 
 @pytest.mark.parametrize("backend", [None, "jax", "torch"])
