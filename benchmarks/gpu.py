@@ -25,8 +25,9 @@ ops
     ``torch.nn.functional`` / ``tf.nn``), against the physical floor: the
     bytes the step must move (read ``x`` and the upstream gradient, write the
     output and ``dx``) over the copy bandwidth measured in the same run.
-    JAX steps run under ``jax.jit``, PyTorch steps eagerly, TensorFlow steps
-    in a ``tf.function`` with and without XLA.
+    JAX steps run under ``jax.jit``, PyTorch steps eagerly (under
+    ``torch.compile`` with ``--torch-compile``), TensorFlow steps in a
+    ``tf.function`` with and without XLA.
 mixconv
     ``MixedDepthwiseConv2D([3, 5, 7, 9])`` forward and backward (input and
     kernels) on ``[64, 56, 56, 192]``, computed as grouped convolutions, as
@@ -67,7 +68,10 @@ memory
     TensorFlow's BFC allocator (``TF_CPU_ALLOCATOR_USE_BFC=true``), whose
     counters the default CPU allocator lacks. Keras compiles TensorFlow's
     train step with XLA on a GPU only (``jit_compile="auto"``);
-    ``--memory-xla`` compiles it with XLA on a CPU as well.
+    ``--memory-xla`` compiles it with XLA on a CPU as well. Keras runs
+    PyTorch eagerly unless ``jit_compile=True``; ``--torch-compile`` sets it
+    (``torch.compile`` of the train step, each variant in a fresh process)
+    and compiles the ops section's steps with ``torch.compile`` too.
 
 Times are medians over ``--repeats`` timed groups of calls after warm-up;
 every group ends by waiting for the device (``block_until_ready`` or
@@ -139,6 +143,10 @@ def parse_args(argv=None):
     p.add_argument("--memory-xla", action="store_true",
                    help="TensorFlow: compile the memory section's train step with XLA "
                         "(jit_compile=True) where Keras would not (a CPU)")
+    p.add_argument("--torch-compile", action="store_true",
+                   help="PyTorch: the ops section's steps under torch.compile and the memory "
+                        "section's train step with jit_compile=True (torch.compile), where "
+                        "Keras runs PyTorch eagerly")
     p.add_argument("--memory-probe", default=None, help=argparse.SUPPRESS)  # subprocess mode
     args = p.parse_args(argv)
     if args.time_cap is None:
@@ -212,7 +220,13 @@ def framework_lk_prelu(backend):
 
 
 def library_fn(op, fused, picked=None):
-    """The library's op with ``fused``; LKPReLU's takes ``(x, alpha_pos, alpha_neg)``."""
+    """The library's op with ``fused``; LKPReLU's takes ``(x, alpha_pos, alpha_neg)``.
+
+    ``picked``: a one-element list whose element each call sets to the form
+    it ran (True: fused). A store into a fixed slot, not an append: under
+    ``torch.compile`` a list that grows changes a guard and recompiles the
+    step at every call.
+    """
     from linked_neurons import ops as lo
     from linked_neurons.ops import _policy
 
@@ -221,7 +235,7 @@ def library_fn(op, fused, picked=None):
 
     def call(x, *slopes):
         if picked is not None:
-            picked.append(_policy.use_fused(POLICY_NAME[op], fused, x))
+            picked[0] = _policy.use_fused(POLICY_NAME[op], fused, x)
         return fn(x, *slopes, fused=fused)
 
     return call
@@ -280,7 +294,8 @@ def run_ops(backend, args, clock, report):
                 if not clock.fits("ops"):
                     rows.append([op, dtype, mode] + ["skipped (time cap)"] + [""] * 8)
                     continue
-                picked = []
+                backend.reset_compiler()
+                picked = [None]
                 fns = {"default": library_fn(op, None, picked), "fused": library_fn(op, True),
                        "plain": library_fn(op, False), "framework": framework_fn(backend, op)}
                 calls = {}
@@ -290,7 +305,7 @@ def run_ops(backend, args, clock, report):
                 with clock.row("ops"):
                     timed = time_interleaved(backend, calls, args.repeats, inner)
                 ms = {name: median for name, (median, _low) in timed.items()}
-                form = "-" if not picked else ("fused" if picked[-1] else "plain")
+                form = "-" if picked[0] is None else ("fused" if picked[0] else "plain")
                 rows.append([op, dtype, mode, fmt(ms["default"]), form, fmt(ms["fused"]),
                              fmt(ms["plain"]), fmt(ms["framework"]), fmt(floor),
                              fmt(ms["default"] / ms["plain"], 2),
@@ -401,7 +416,7 @@ def memory_probe(backend, args, variant):
     model, shape = deep_linked_model(fused, args.small, op)
     model.compile(optimizer="adam",
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=True if args.memory_xla else "auto")
+                  jit_compile=True if args.memory_xla or args.torch_compile else "auto")
     rng = np.random.default_rng(4)
     x = backend.tensor(rng.normal(size=(batch, *shape)).astype("float32"))
     y = backend.tensor(rng.integers(0, 10, size=(batch,)).astype("int32"))
@@ -465,11 +480,14 @@ def memory_row(backend, args, clock, op, variant, batch):
     """The memory probe of one row: its result, or a line saying why it failed."""
     # JAX: the peak cannot be reset, so a fresh process each. TensorFlow on a
     # CPU: a process whose CPU allocator is the BFC one, which counts bytes.
-    if not (backend.name == "jax" or (backend.name == "tensorflow" and not backend.gpu)):
+    # torch.compile: its caches and recompilation limit are per process.
+    if not (backend.name == "jax" or (backend.name == "tensorflow" and not backend.gpu)
+            or args.torch_compile):
         return memory_probe(backend, args, f"{op}:{variant}")
+    flags = [flag for flag, on in (("--small", args.small), ("--memory-xla", args.memory_xla),
+                                   ("--torch-compile", args.torch_compile)) if on]
     cmd = [sys.executable, os.path.abspath(__file__), "--memory-probe", f"{op}:{variant}",
-           "--repeats", str(args.repeats), "--memory-batch", str(batch)] + (
-        ["--small"] if args.small else []) + (["--memory-xla"] if args.memory_xla else [])
+           "--repeats", str(args.repeats), "--memory-batch", str(batch)] + flags
     env = dict(os.environ, KERAS_BACKEND=backend.name)
     if backend.name == "tensorflow":
         env["TF_CPU_ALLOCATOR_USE_BFC"] = "true"
@@ -501,7 +519,8 @@ def run_memory(backend, args, clock, report):
                                  mib(result["saved"]), fmt(result["ms"], 2)])
     _, shape = deep_linked_model(None, args.small)
     depth = 4 if args.small else 16
-    xla = ", XLA (--memory-xla)" if args.memory_xla else ""
+    xla = ", XLA (--memory-xla)" if args.memory_xla else (
+        ", torch.compile (--torch-compile)" if args.torch_compile else "")
     report.emit(f"## Peak memory of a training step: {depth} x (Conv2D + activation), batch "
                 f"{batch} at {shape[0]}x{shape[1]}x{shape[2]}, Adam (backend {backend.name}"
                 f"{xla})")
@@ -523,6 +542,11 @@ def main(argv=None):
         print(f"gpu.py: --memory-xla is for the TensorFlow backend (this is {backend.name}; "
               f"Keras compiles JAX's train step with XLA anyway)", file=sys.stderr)
         return 2
+    if args.torch_compile and backend.name != "torch":
+        print(f"gpu.py: --torch-compile is for the PyTorch backend (this is {backend.name})",
+              file=sys.stderr)
+        return 2
+    backend.torch_compile = args.torch_compile
     if args.memory_probe:
         print(json.dumps(memory_probe(backend, args, args.memory_probe)), flush=True)
         return 0

@@ -42,6 +42,8 @@ class Backend:
             raise SystemExit(f"gpu.py: backend {self.name!r} is not supported")
         self.device = self.device or platform.machine()
         self.versions = f"Keras {keras.__version__}, {self.versions}"
+        #: PyTorch: compile the steps with ``torch.compile`` (``--torch-compile``).
+        self.torch_compile = False
 
     # -------------------------------------------------------------- tensors, sync
     def tensor(self, array, dtype=None):
@@ -72,11 +74,19 @@ class Backend:
         if self.name == "jax":
             return [("jit", True)]
         if self.name == "torch":
-            return [("eager", False)]
+            return [("compile", True)] if self.torch_compile else [("eager", False)]
         return [("xla", True), ("graph", False)]
 
-    def vjp_step(self, fn, compiled=True):
-        """``step(g, *args) -> (fn(*args), grads of sum(fn * g) w.r.t. every arg)``."""
+    def vjp_step(self, fn, compiled=None):
+        """``step(g, *args) -> (fn(*args), grads of sum(fn * g) w.r.t. every arg)``.
+
+        ``compiled``: JAX ``jax.jit``, TensorFlow XLA, PyTorch ``torch.compile``
+        of ``fn`` (its backward compiled with it); None compiles as the
+        backend's default mode does (JAX, TensorFlow: yes; PyTorch: with
+        ``--torch-compile`` only).
+        """
+        if compiled is None:
+            compiled = self.name != "torch" or self.torch_compile
         if self.name == "jax":
             import jax
 
@@ -88,9 +98,11 @@ class Backend:
         if self.name == "torch":
             import torch
 
+            forward = torch.compile(fn) if compiled else fn
+
             def step(g, *args):
                 args = [a.detach().requires_grad_(True) for a in args]
-                y = fn(*args)
+                y = forward(*args)
                 return y, torch.autograd.grad(y, args, g)
 
             return step
@@ -103,6 +115,18 @@ class Backend:
             return y, tape.gradient(y, args, output_gradients=g)
 
         return tf.function(tf_step, jit_compile=compiled)
+
+    def reset_compiler(self):
+        """PyTorch with ``--torch-compile``: forget every compiled step.
+
+        ``torch.compile`` recompiles a function for each closure of the same
+        code and falls back to eager past its limit (8); the ops section
+        calls this before each row so that every step of the row is compiled.
+        """
+        if self.name == "torch" and self.torch_compile:
+            import torch
+
+            torch._dynamo.reset()
 
     def copy_fn(self):
         """A function that copies a tensor (a read and a write of every byte)."""

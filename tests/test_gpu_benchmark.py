@@ -58,7 +58,7 @@ def test_lkprelu_forms_give_the_same_output_and_gradients_of_every_argument():
     x = backend.tensor(3 * rng.standard_normal(size=(2, 3, 3, 4)).astype("float32"))
     g = backend.tensor(rng.standard_normal(size=(2, 3, 3, 8)).astype("float32"))
     slopes = [backend.tensor(a) for a in gpu.prelu_slopes(4, rng)]
-    picked = []
+    picked = [None]
     fns = {"default": gpu.library_fn("lkprelu", None, picked),
            "fused": gpu.library_fn("lkprelu", True), "plain": gpu.library_fn("lkprelu", False),
            "framework": gpu.framework_fn(backend, "lkprelu")}
@@ -66,7 +66,7 @@ def test_lkprelu_forms_give_the_same_output_and_gradients_of_every_argument():
     for name, fn in fns.items():
         y, grads = backend.vjp_step(fn)(g, x, *slopes)
         results[name] = [keras.ops.convert_to_numpy(t) for t in (y, *grads)]
-    assert picked and [r.shape for r in results["plain"]] == [
+    assert picked[0] is not None and [r.shape for r in results["plain"]] == [
         (2, 3, 3, 8), (2, 3, 3, 4), (1, 1, 4), (1, 1, 4)]
     assert np.abs(results["plain"][2]).min() > 0  # the slopes' gradients are computed
     for name, arrays in results.items():
@@ -167,6 +167,86 @@ def test_memory_xla_is_refused_on_other_backends(capsys):
     gpu = _load()
     assert gpu.main(["--small", "--sections", "memory", "--memory-xla"]) == 2
     assert "--memory-xla is for the TensorFlow backend" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(BACKEND == "torch", reason="the flag is refused on TensorFlow and JAX")
+def test_torch_compile_is_refused_on_other_backends(capsys):
+    gpu = _load()
+    assert gpu.main(["--small", "--sections", "ops", "--torch-compile"]) == 2
+    assert "--torch-compile is for the PyTorch backend" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # torch.compile of four op steps and three train steps (~2.5 min)
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs PyTorch")
+def test_small_torch_compile_rows_name_the_compile_default(tmp_path):
+    # The ops and memory sections run under torch.compile, and the default
+    # rows name the form of ("torch", "compile", "cpu").
+    import subprocess
+    import sys
+
+    from linked_neurons.ops import _policy
+
+    out = tmp_path / "compile.md"
+    cmd = [sys.executable, os.path.join(ROOT, "benchmarks", "gpu.py"), "--small",
+           "--torch-compile", "--sections", "ops", "memory", "--ops", "lkrelu",
+           "--dtypes", "float32", "--memory-ops", "lkrelu", "--repeats", "1",
+           "--time-cap", "3000", "--output", str(out)]
+    env = {**os.environ, "KERAS_BACKEND": "torch", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = out.read_text()
+    assert "torch.compile (--torch-compile)" in text
+    fused = "lk_relu" in _policy.FUSED_BY_DEFAULT.get(("torch", "compile", "cpu"), ())
+    form = "fused" if fused else "plain"
+    ops_row = next(r for r in _tables(text) if r[0] == "lkrelu")
+    assert ops_row[2] == "compile" and ops_row[4] == form
+    memory = {r[1]: r for r in _tables(text) if r[0] == "LKReLU"}
+    assert [memory[v][2] for v in ("default", "fused", "plain")] == [form, "fused", "plain"]
+    for row in memory.values():
+        assert float(row[5].replace(",", "")) > 0 and float(row[6]) > 0  # saved MiB, ms
+
+
+RECOMPILES = """
+import importlib.util, sys
+import numpy as np
+import torch
+spec = importlib.util.spec_from_file_location("gpu", sys.argv[1])
+gpu = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(gpu)
+graphs = []
+
+def counting(gm, example_inputs):
+    graphs.append(gm)
+    return gm.forward
+
+picked = [None]
+step = torch.compile(gpu.library_fn("lkrelu", None, picked), backend=counting)
+x = torch.tensor(np.random.default_rng(0).normal(size=(2, 3, 3, 4)).astype("float32"))
+step(x)
+compiled = len(graphs)
+for _ in range(3):
+    step(x)
+print(compiled, len(graphs), picked[0])
+"""
+
+
+@pytest.mark.slow  # a PyTorch process (~15 s); .ci/run's slow step has PyTorch
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs PyTorch")
+def test_the_default_step_records_its_form_without_recompiling(tmp_path):
+    # The default's form is recorded from inside the compiled step: a record
+    # that changed a guard (a list that grows) would recompile at every call.
+    import subprocess
+    import sys
+
+    script = tmp_path / "recompiles.py"
+    script.write_text(RECOMPILES)
+    env = {**os.environ, "KERAS_BACKEND": "torch", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, str(script), os.path.join(ROOT, "benchmarks",
+                                                                       "gpu.py")],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    first, after, form = result.stdout.split()[-3:]
+    assert int(first) >= 1 and after == first and form in ("True", "False")
 
 
 def _backend_module():
