@@ -2,6 +2,8 @@
 
 import importlib.util
 import os
+import subprocess
+import sys
 
 import pytest
 from conftest import BACKEND
@@ -169,6 +171,15 @@ def test_memory_xla_is_refused_on_other_backends(capsys):
     assert "--memory-xla is for the TensorFlow backend" in capsys.readouterr().err
 
 
+def _torch_python(*args, timeout=900):
+    """``python *args`` in a process on the PyTorch backend; asserts it exits 0."""
+    env = {**os.environ, "KERAS_BACKEND": "torch", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
+                            env=env, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
 @pytest.mark.skipif(BACKEND == "torch", reason="the flag is refused on TensorFlow and JAX")
 def test_torch_compile_is_refused_on_other_backends(capsys):
     gpu = _load()
@@ -181,19 +192,13 @@ def test_torch_compile_is_refused_on_other_backends(capsys):
 def test_small_torch_compile_rows_name_the_compile_default(tmp_path):
     # The ops and memory sections run under torch.compile, and the default
     # rows name the form of ("torch", "compile", "cpu").
-    import subprocess
-    import sys
-
     from linked_neurons.ops import _policy
 
     out = tmp_path / "compile.md"
-    cmd = [sys.executable, os.path.join(ROOT, "benchmarks", "gpu.py"), "--small",
-           "--torch-compile", "--sections", "ops", "memory", "--ops", "lkrelu",
-           "--dtypes", "float32", "--memory-ops", "lkrelu", "--repeats", "1",
-           "--time-cap", "3000", "--output", str(out)]
-    env = {**os.environ, "KERAS_BACKEND": "torch", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
+    _torch_python(os.path.join(ROOT, "benchmarks", "gpu.py"), "--small", "--torch-compile",
+                  "--sections", "ops", "memory", "--ops", "lkrelu", "--dtypes", "float32",
+                  "--memory-ops", "lkrelu", "--repeats", "1", "--time-cap", "3000",
+                  "--output", out)
     text = out.read_text()
     assert "torch.compile (--torch-compile)" in text
     fused = "lk_relu" in _policy.FUSED_BY_DEFAULT.get(("torch", "compile", "cpu"), ())
@@ -235,16 +240,9 @@ print(compiled, len(graphs), picked[0])
 def test_the_default_step_records_its_form_without_recompiling(tmp_path):
     # The default's form is recorded from inside the compiled step: a record
     # that changed a guard (a list that grows) would recompile at every call.
-    import subprocess
-    import sys
-
     script = tmp_path / "recompiles.py"
     script.write_text(RECOMPILES)
-    env = {**os.environ, "KERAS_BACKEND": "torch", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, str(script), os.path.join(ROOT, "benchmarks",
-                                                                       "gpu.py")],
-                            capture_output=True, text=True, env=env, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = _torch_python(script, os.path.join(ROOT, "benchmarks", "gpu.py"), timeout=300)
     first, after, form = result.stdout.split()[-3:]
     assert int(first) >= 1 and after == first and form in ("True", "False")
 
