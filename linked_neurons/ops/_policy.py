@@ -82,8 +82,8 @@ FUSED_BY_DEFAULT = {
     ("torch", "eager", "cpu"): frozenset({"lk_prelu"}),
     ("torch", "eager", "gpu"): frozenset(),
     # PyTorch under torch.compile (Keras' ``jit_compile=True``) on a CPU:
-    # Inductor fuses the plain composition; alone, the fused forms take
-    # 0.97x-1.19x its time, except LKReLU (0.37x-0.42x). In a network the
+    # alone, the fused forms take 0.97x-1.19x the plain form's time, except
+    # LKReLU (0.37x-0.42x). In a network the
     # fused LKReLU's step takes 0.52x-0.58x the plain one's, but the
     # compiled graph saves 1.20x the bytes for the backward pass, so no op
     # is fused by default.
