@@ -424,9 +424,9 @@ def memory_probe(backend, args, variant):
 
     traced_in, setting = [], _policy.setting
 
-    def recording(x=None):  # the settings the train step is traced in
-        traced_in.append(setting(x))
-        return traced_in[-1]
+    def recording(x=None):  # the settings (and input dtypes) the train step is traced in
+        traced_in.append((setting(x), getattr(x, "dtype", None)))
+        return traced_in[-1][0]
 
     _policy.setting = recording
     before = backend.in_use_bytes()
@@ -470,8 +470,8 @@ def memory_probe(backend, args, variant):
                        args.repeats, 1 if args.small else 5)
     picked = variant
     if fused is None:
-        picked = "fused" if POLICY_NAME[op] in _policy.FUSED_BY_DEFAULT.get(
-            traced_in[-1] if traced_in else None, ()) else "plain"
+        picked = "fused" if traced_in and _policy.fused_by_default(
+            POLICY_NAME[op], *traced_in[-1]) else "plain"
     return {"variant": variant, "peak": peak, "before": before, "saved": saved, "ms": ms,
             "picked": picked}
 

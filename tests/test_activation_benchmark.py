@@ -28,7 +28,7 @@ def test_default_rows_name_the_form_the_policy_picks():
     defaults = {(r[0], r[2]): r[1] for r in rows if r[1].startswith("default")}
     for op, name in OPS.items():
         for xla, mode in (("on", "xla"), ("off", "graph")):
-            fused = name in _policy.FUSED_BY_DEFAULT.get(("tensorflow", mode, "cpu"), ())
+            fused = _policy.fused_by_default(name, ("tensorflow", mode, "cpu"), "float32")
             expected = f"default ({'fused' if fused else 'plain'})"
             assert defaults[(LABELS[op], xla)] == expected, (op, xla)
     for op in OPS:  # the comparison below the targets

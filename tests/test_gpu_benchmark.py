@@ -134,7 +134,7 @@ def test_small_memory_rows_per_activation_name_the_default_form(tmp_path):
                          for v in ("default", "fused", "plain")}
     mode = {"jax": "jit", "torch": "eager", "tensorflow": "graph"}[BACKEND]
     for name, op in (("LKSELU", "lk_selu"), ("Swish", "swish")):
-        fused = op in _policy.FUSED_BY_DEFAULT.get((BACKEND, mode, "cpu"), ())
+        fused = _policy.fused_by_default(op, (BACKEND, mode, "cpu"), "float32")
         assert rows[(name, "default")][2] == ("fused" if fused else "plain")
         assert rows[(name, "fused")][2] == "fused" and rows[(name, "plain")][2] == "plain"
         for variant in ("default", "fused", "plain"):
@@ -159,7 +159,7 @@ def test_small_memory_rows_under_xla_name_the_xla_default(tmp_path):
     text = out.read_text()
     assert "XLA (--memory-xla)" in text
     rows = {r[1]: r for r in _tables(text) if r[0] == "LKSELU"}
-    fused = "lk_selu" in _policy.FUSED_BY_DEFAULT.get(("tensorflow", "xla", "cpu"), ())
+    fused = _policy.fused_by_default("lk_selu", ("tensorflow", "xla", "cpu"), "float32")
     assert rows["default"][2] == ("fused" if fused else "plain")
     assert all(float(rows[v][3].replace(",", "")) > 0 for v in ("default", "fused", "plain"))
 
@@ -201,7 +201,7 @@ def test_small_torch_compile_rows_name_the_compile_default(tmp_path):
                   "--output", out)
     text = out.read_text()
     assert "torch.compile (--torch-compile)" in text
-    fused = "lk_relu" in _policy.FUSED_BY_DEFAULT.get(("torch", "compile", "cpu"), ())
+    fused = _policy.fused_by_default("lk_relu", ("torch", "compile", "cpu"), "float32")
     form = "fused" if fused else "plain"
     ops_row = next(r for r in _tables(text) if r[0] == "lkrelu")
     assert ops_row[2] == "compile" and ops_row[4] == form

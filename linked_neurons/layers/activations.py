@@ -59,8 +59,8 @@ class Mish(ActivationLayer):
 
     Args:
         fused: None (default): the faster form for the backend, compile
-            mode and device; True: the backward pass keeps only the input;
-            False: the plain composition.
+            mode, device and dtype; True: the backward pass keeps only the
+            input; False: the plain composition.
         **kwargs: Base layer keyword arguments.
 
     Input shape:

@@ -27,9 +27,11 @@ device
     ``"gpu"`` or ``"cpu"`` (``"tpu"`` on a JAX TPU).
 
 :data:`FUSED_BY_DEFAULT` lists, for each measured setting, the ops whose
-default is fused; everywhere else, including settings that were not measured,
-the default is the plain composition. ``benchmarks/activations.py`` (CPU) and
-``benchmarks/gpu.py`` (GPU) print the measurements, with a ``default`` row.
+default is fused, and :data:`PLAIN_IN_DTYPE` the exceptions for an input
+dtype in which the fused form measured slower; everywhere else, including
+settings that were not measured, the default is the plain composition.
+``benchmarks/activations.py`` (CPU) and ``benchmarks/gpu.py`` (GPU) print the
+measurements, with a ``default`` row.
 """
 
 import functools
@@ -88,6 +90,17 @@ FUSED_BY_DEFAULT = {
     # compiled graph saves 1.20x the bytes for the backward pass, so no op
     # is fused by default.
     ("torch", "compile", "cpu"): frozenset(),
+}
+
+#: ``(backend, mode, device) -> {dtype: ops}``: ops of :data:`FUSED_BY_DEFAULT`
+#: whose default is nevertheless plain for inputs of that dtype, where the
+#: fused form measured slower or larger in it. The table above was measured
+#: in float32; in bfloat16 (the op alone, every CPU setting of the table but
+#: TensorFlow's eager mode) the
+#: fused forms it lists took 0.37x-0.96x the plain time, except Mish under
+#: JAX's ``jit``: 1.06x-1.21x in four runs (float32, in three of them: 0.57x-0.79x).
+PLAIN_IN_DTYPE = {
+    ("jax", "jit", "cpu"): {"bfloat16": frozenset({"mish"})},
 }
 
 
@@ -173,20 +186,41 @@ def is_compiled(x=None):
     return setting(x)[1] in COMPILED_MODES
 
 
+def fused_by_default(op, where, dtype=None):
+    """Whether ``op``'s default is the fused form in a setting and dtype.
+
+    Args:
+        op: One of :data:`OPS`.
+        where: A ``(backend, mode, device)`` tuple, as :func:`setting` gives.
+        dtype: The dtype of the op's input (a name or a dtype), or None.
+
+    Returns:
+        True where :data:`FUSED_BY_DEFAULT` lists ``op`` for ``where`` and
+        :data:`PLAIN_IN_DTYPE` does not exclude it for ``dtype``.
+    """
+    if op not in FUSED_BY_DEFAULT.get(where, ()):
+        return False
+    if dtype is None:
+        return True
+    dtype = keras.backend.standardize_dtype(dtype)
+    return op not in PLAIN_IN_DTYPE.get(where, {}).get(dtype, ())
+
+
 def use_fused(op, fused, x=None):
     """Resolves an op's ``fused`` argument to a bool.
 
     Args:
         op: One of :data:`OPS`.
         fused: True or False (forced), or None (the measured default of the
-            current setting, see :data:`FUSED_BY_DEFAULT`).
+            current setting and of ``x``'s dtype, see
+            :func:`fused_by_default`).
         x: The op's input tensor.
 
     Returns:
         True to run the fused form, False for the plain composition.
     """
     if fused is None:
-        return op in FUSED_BY_DEFAULT.get(setting(x), ())
+        return fused_by_default(op, setting(x), getattr(x, "dtype", None))
     if not isinstance(fused, bool):
         raise TypeError(f"{op}: `fused` must be None, True or False, got {fused!r}.")
     return fused

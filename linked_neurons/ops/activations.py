@@ -94,7 +94,7 @@ def mish(x, fused=None):
     Args:
         x: Floating-point tensor.
         fused: None (default): the faster form for this backend, compile
-            mode and device; True: the backward pass keeps only ``x``;
+            mode, device and dtype; True: the backward pass keeps only ``x``;
             False: the plain composition.
 
     Returns:

@@ -99,6 +99,40 @@ def test_every_op_of_the_table_exists():
         assert len(key) == 3 and set(names) <= set(_policy.OPS), key
 
 
+def test_dtype_exceptions_name_fused_ops_of_a_listed_setting():
+    floats = {"float16", "bfloat16", "float32", "float64"}
+    for key, by_dtype in _policy.PLAIN_IN_DTYPE.items():
+        assert key in _policy.FUSED_BY_DEFAULT, key
+        for dtype, names in by_dtype.items():
+            assert dtype in floats, (key, dtype)
+            assert names and set(names) <= _policy.FUSED_BY_DEFAULT[key], (key, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_dtype_exception_makes_the_default_plain_for_that_dtype_only(monkeypatch, dtype):
+    calls = []
+    real = linked_module._fused_lk_relu
+
+    def spy(x, axis):
+        calls.append(axis)
+        return real(x, axis)
+
+    monkeypatch.setattr(linked_module, "_fused_lk_relu", spy)
+    x = ops.convert_to_tensor(random_input((2, 3, 4)).astype("float32"), dtype=dtype)
+    key = _policy.setting(x)
+    monkeypatch.setattr(_policy, "FUSED_BY_DEFAULT", {key: frozenset({"lk_relu"})})
+    monkeypatch.setattr(_policy, "PLAIN_IN_DTYPE",
+                        {key: {"bfloat16": frozenset({"lk_relu"})}})
+    ln_ops.lk_relu(x)
+    assert len(calls) == (dtype == "float32")
+    ln_ops.lk_relu(x, fused=True)  # forcing still wins
+    assert len(calls) == (dtype == "float32") + 1
+    # The backend's own dtype objects are understood, and no dtype means no exception.
+    assert _policy.fused_by_default("lk_relu", key, x.dtype) is (dtype == "float32")
+    assert _policy.fused_by_default("lk_relu", key) is True
+    assert _policy.fused_by_default("mish", key, "float32") is False
+
+
 @pytest.mark.parametrize("choice", [True, False])
 def test_default_follows_the_table_and_true_false_force(monkeypatch, choice):
     calls = []
@@ -161,3 +195,24 @@ def test_default_gradient_matches_forced_forms():
     ]
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
     np.testing.assert_allclose(grads[0], grads[2], rtol=1e-12)
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="a decision of the JAX backend's table")
+def test_jax_jit_mish_is_fused_for_float32_and_plain_for_bfloat16_on_cpu(monkeypatch):
+    import jax
+
+    if jax.default_backend() != "cpu":
+        pytest.skip("the decision measured on a CPU")
+    activations_module = importlib.import_module("linked_neurons.ops.activations")
+    calls = []
+    real = activations_module._mish_fused
+
+    def spy(x):
+        calls.append(str(x.dtype))
+        return real(x)
+
+    monkeypatch.setattr(activations_module, "_mish_fused", spy)
+    for dtype in ("float32", "bfloat16"):
+        x = jax.numpy.asarray(random_input((2, 3, 4)), dtype=dtype)
+        jax.jit(ln_ops.mish)(x)
+    assert calls == ["float32"]
