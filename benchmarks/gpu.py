@@ -72,6 +72,9 @@ memory
     PyTorch eagerly unless ``jit_compile=True``; ``--torch-compile`` sets it
     (``torch.compile`` of the train step, each variant in a fresh process)
     and compiles the ops section's steps with ``torch.compile`` too.
+    ``--memory-dtype-policy mixed_bfloat16`` (or ``mixed_float16``) builds
+    the network under that Keras dtype policy, so that the activations
+    compute in that dtype.
 
 Times are medians over ``--repeats`` timed groups of calls after warm-up;
 every group ends by waiting for the device (``block_until_ready`` or
@@ -147,6 +150,9 @@ def parse_args(argv=None):
                    help="PyTorch: the ops section's steps under torch.compile and the memory "
                         "section's train step with jit_compile=True (torch.compile), where "
                         "Keras runs PyTorch eagerly")
+    p.add_argument("--memory-dtype-policy", default=None,
+                   choices=("float32", "mixed_bfloat16", "mixed_float16"),
+                   help="Keras dtype policy of the memory section's network (default float32)")
     p.add_argument("--memory-probe", default=None, help=argparse.SUPPRESS)  # subprocess mode
     args = p.parse_args(argv)
     if args.time_cap is None:
@@ -413,7 +419,12 @@ def memory_probe(backend, args, variant):
     op, variant = variant.split(":")
     fused = {"default": None, "fused": True, "plain": False}[variant]
     batch = memory_batch(args)
-    model, shape = deep_linked_model(fused, args.small, op)
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(args.memory_dtype_policy or "float32")
+    try:
+        model, shape = deep_linked_model(fused, args.small, op)
+    finally:
+        keras.config.set_dtype_policy(policy)
     model.compile(optimizer="adam",
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   jit_compile=True if args.memory_xla or args.torch_compile else "auto")
@@ -486,6 +497,8 @@ def memory_row(backend, args, clock, op, variant, batch):
         return memory_probe(backend, args, f"{op}:{variant}")
     flags = [flag for flag, on in (("--small", args.small), ("--memory-xla", args.memory_xla),
                                    ("--torch-compile", args.torch_compile)) if on]
+    if args.memory_dtype_policy:
+        flags += ["--memory-dtype-policy", args.memory_dtype_policy]
     cmd = [sys.executable, os.path.abspath(__file__), "--memory-probe", f"{op}:{variant}",
            "--repeats", str(args.repeats), "--memory-batch", str(batch)] + flags
     env = dict(os.environ, KERAS_BACKEND=backend.name)
@@ -521,6 +534,8 @@ def run_memory(backend, args, clock, report):
     depth = 4 if args.small else 16
     xla = ", XLA (--memory-xla)" if args.memory_xla else (
         ", torch.compile (--torch-compile)" if args.torch_compile else "")
+    if args.memory_dtype_policy:
+        xla += f", dtype policy {args.memory_dtype_policy}"
     report.emit(f"## Peak memory of a training step: {depth} x (Conv2D + activation), batch "
                 f"{batch} at {shape[0]}x{shape[1]}x{shape[2]}, Adam (backend {backend.name}"
                 f"{xla})")

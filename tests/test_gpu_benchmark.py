@@ -164,6 +164,34 @@ def test_small_memory_rows_under_xla_name_the_xla_default(tmp_path):
     assert all(float(rows[v][3].replace(",", "")) > 0 for v in ("default", "fused", "plain"))
 
 
+@pytest.mark.slow  # six small training steps (TensorFlow, JAX: each in a subprocess), ~40 s
+def test_small_memory_rows_under_a_mixed_policy_compute_in_bfloat16(tmp_path):
+    import keras
+
+    from linked_neurons.ops import _policy
+
+    gpu = _load()
+    texts = {}
+    for policy in ("float32", "mixed_bfloat16"):
+        out = tmp_path / f"{policy}.md"
+        assert gpu.main(["--small", "--sections", "memory", "--memory-ops", "mish",
+                         "--memory-dtype-policy", policy, "--repeats", "1",
+                         "--time-cap", "3000", "--output", str(out)]) == 0
+        texts[policy] = out.read_text()
+        assert f"dtype policy {policy}" in texts[policy]
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+    rows = {p: {r[1]: r for r in _tables(t) if r[0] == "Mish"} for p, t in texts.items()}
+    mode = {"jax": "jit", "torch": "eager", "tensorflow": "graph"}[BACKEND]
+    for policy, dtype in (("float32", "float32"), ("mixed_bfloat16", "bfloat16")):
+        fused = _policy.fused_by_default("mish", (BACKEND, mode, "cpu"), dtype)
+        assert rows[policy]["default"][2] == ("fused" if fused else "plain")
+    if BACKEND in ("jax", "torch"):  # bfloat16 activations: fewer bytes kept or planned
+        for variant in ("fused", "plain"):
+            half, full = (float(rows[p][variant][5].replace(",", ""))
+                          for p in ("mixed_bfloat16", "float32"))
+            assert 0 < half < full, (variant, half, full)
+
+
 @pytest.mark.skipif(BACKEND == "tensorflow", reason="the flag is refused on JAX and PyTorch")
 def test_memory_xla_is_refused_on_other_backends(capsys):
     gpu = _load()
