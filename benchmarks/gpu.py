@@ -532,13 +532,13 @@ def run_memory(backend, args, clock, report):
                                  mib(result["saved"]), fmt(result["ms"], 2)])
     _, shape = deep_linked_model(None, args.small)
     depth = 4 if args.small else 16
-    xla = ", XLA (--memory-xla)" if args.memory_xla else (
+    notes = ", XLA (--memory-xla)" if args.memory_xla else (
         ", torch.compile (--torch-compile)" if args.torch_compile else "")
     if args.memory_dtype_policy:
-        xla += f", dtype policy {args.memory_dtype_policy}"
+        notes += f", dtype policy {args.memory_dtype_policy}"
     report.emit(f"## Peak memory of a training step: {depth} x (Conv2D + activation), batch "
                 f"{batch} at {shape[0]}x{shape[1]}x{shape[2]}, Adam (backend {backend.name}"
-                f"{xla})")
+                f"{notes})")
     report.emit()
     report.table(["activation", "fused=", "form", "peak MiB", "peak - before step MiB",
                   "saved for backward MiB (torch) / XLA temp MiB of a grad step (JAX)",

@@ -20,7 +20,7 @@ class SELU(ActivationLayer):
 
     Args:
         fused: None (default): the faster form for the backend, compile
-            mode and device; True: the backward pass recomputes the
+            mode, device and dtype; True: the backward pass recomputes the
             derivative from the input; False: ``keras.ops.selu`` and
             autodiff.
         **kwargs: Base layer keyword arguments.
@@ -102,7 +102,7 @@ class Swish(ChannelActivationLayer):
         per_channel: With ``trainable_beta``, learn one beta per channel.
         axis: Channel axis for per-channel beta: -1 (default) or 1.
         fused: None (default): the faster form for the backend, compile
-            mode and device; True: the backward pass keeps only the input
+            mode, device and dtype; True: the backward pass keeps only the input
             (and beta); False: the plain composition.
         **kwargs: Base layer keyword arguments.
 

@@ -33,7 +33,7 @@ class LKReLU(_LinkedLayer):
         axis: Channel axis along which the halves are concatenated: -1
             (default, channels_last) or 1 (channels_first).
         fused: None (default): the faster form for the backend, compile
-            mode and device; True: the fused op, whose backward pass keeps
+            mode, device and dtype; True: the fused op, whose backward pass keeps
             only the input instead of the doubled output; False: the plain
             ``keras.ops`` composition.
         **kwargs: Base layer keyword arguments (``name``, ``dtype``, ...).
@@ -69,7 +69,7 @@ class LKSELU(_LinkedLayer):
     Args:
         axis: Channel axis: -1 (default) or 1 (channels_first).
         fused: None (default): the faster form for the backend, compile
-            mode and device; True: the backward pass keeps only the input;
+            mode, device and dtype; True: the backward pass keeps only the input;
             False: the plain composition.
         **kwargs: Base layer keyword arguments.
 
@@ -101,7 +101,7 @@ class LKSwish(_LinkedLayer):
     Args:
         axis: Channel axis: -1 (default) or 1 (channels_first).
         fused: None (default): the faster form for the backend, compile
-            mode and device; True: the backward pass keeps only the input;
+            mode, device and dtype; True: the backward pass keeps only the input;
             False: the plain composition.
         **kwargs: Base layer keyword arguments.
 
@@ -145,7 +145,7 @@ class LKPReLU(ChannelActivationLayer):
             one slope per input element.
         axis: Channel axis: -1 (default) or 1 (channels_first).
         fused: None (default): the faster form for the backend, compile
-            mode and device; True: the backward pass keeps only the input and
+            mode, device and dtype; True: the backward pass keeps only the input and
             the slopes; False: the plain composition.
         **kwargs: Base layer keyword arguments.
 
@@ -284,7 +284,7 @@ class Linked(ChannelActivationLayer):
             channel-preserving activation.
         axis: Channel axis: -1 (default) or 1 (channels_first).
         fused: None (default): for relu, selu and swish, the faster of the
-            fused and plain forms for the backend, compile mode and device;
+            fused and plain forms for the backend, compile mode, device and dtype;
             True: the fused op where one exists; False: the plain
             composition.
         **kwargs: Base layer keyword arguments.

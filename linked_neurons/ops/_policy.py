@@ -28,8 +28,9 @@ device
 
 :data:`FUSED_BY_DEFAULT` lists, for each measured setting, the ops whose
 default is fused, and :data:`PLAIN_IN_DTYPE` the exceptions for an input
-dtype in which the fused form measured slower; everywhere else, including
-settings that were not measured, the default is the plain composition.
+dtype in which the fused form measured slower or larger; everywhere else,
+including settings that were not measured, the default is the plain
+composition.
 ``benchmarks/activations.py`` (CPU) and ``benchmarks/gpu.py`` (GPU) print the
 measurements, with a ``default`` row.
 """

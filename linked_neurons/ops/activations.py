@@ -45,7 +45,7 @@ def selu(x, fused=None):
     Args:
         x: Floating-point tensor.
         fused: None (default): the faster form for this backend, compile
-            mode and device; True: the backward pass recomputes the
+            mode, device and dtype; True: the backward pass recomputes the
             derivative from ``x``; False: plain ``keras.ops.selu`` with
             autodiff.
 
@@ -146,7 +146,7 @@ def swish(x, beta=None, fused=None):
         beta: None (β = 1), or a tensor that broadcasts against ``x`` (a
             scalar or per-channel weight). The gradient reaches ``beta`` too.
         fused: None (default): the faster form for this backend, compile
-            mode and device; True: the backward pass keeps only the inputs;
+            mode, device and dtype; True: the backward pass keeps only the inputs;
             False: the plain composition.
 
     Returns:

@@ -10,7 +10,7 @@ derivative from it, instead of the 2C-channel output and intermediates that
 autodiff of the plain composition keeps. ``fused=True`` forces it,
 ``fused=False`` gives the plain composition ``linked(f, x, axis)``, and the
 default ``fused=None`` picks the form measured to be at most as slow and as
-large in the backend, compile mode and device the op is traced in
+large in the backend, compile mode, device and dtype the op is traced in
 (:mod:`linked_neurons.ops._policy`).
 """
 
@@ -180,7 +180,7 @@ def lk_relu(x, axis=-1, fused=None):
         x: Floating-point tensor.
         axis: Channel axis (-1 for channels_last, 1 for channels_first).
         fused: None (default): the faster form for this backend, compile
-            mode and device; True: the fused form, whose backward pass keeps
+            mode, device and dtype; True: the fused form, whose backward pass keeps
             only ``x``; False: the plain composition.
 
     Returns:
@@ -197,7 +197,7 @@ def lk_selu(x, axis=-1, fused=None):
         x: Floating-point tensor.
         axis: Channel axis.
         fused: None (default): the faster form for this backend, compile
-            mode and device; True: the fused form, whose backward pass keeps
+            mode, device and dtype; True: the fused form, whose backward pass keeps
             only ``x``; False: the plain composition.
 
     Returns:
@@ -214,7 +214,7 @@ def lk_swish(x, axis=-1, fused=None):
         x: Floating-point tensor.
         axis: Channel axis.
         fused: None (default): the faster form for this backend, compile
-            mode and device; True: the fused form, whose backward pass keeps
+            mode, device and dtype; True: the fused form, whose backward pass keeps
             only ``x``; False: the plain composition.
 
     Returns:
@@ -238,7 +238,7 @@ def lk_prelu(x, alpha_pos, alpha_neg, axis=-1, fused=None):
         alpha_neg: Slopes of the ``-x`` half, same shape as ``alpha_pos``.
         axis: Channel axis.
         fused: None (default): the faster form for this backend, compile
-            mode and device; True: the fused form, whose backward pass keeps
+            mode, device and dtype; True: the fused form, whose backward pass keeps
             only ``x`` and the slopes; False: the plain composition.
 
     Returns:
