@@ -108,8 +108,9 @@ def test_dtype_exceptions_name_fused_ops_of_a_listed_setting():
             assert names and set(names) <= _policy.FUSED_BY_DEFAULT[key], (key, dtype)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
-def test_dtype_exception_makes_the_default_plain_for_that_dtype_only(monkeypatch, dtype):
+@pytest.fixture
+def fused_lk_relu_calls(monkeypatch):
+    """The calls of the fused LKReLU, recorded (its axis each) while it still runs."""
     calls = []
     real = linked_module._fused_lk_relu
 
@@ -118,6 +119,13 @@ def test_dtype_exception_makes_the_default_plain_for_that_dtype_only(monkeypatch
         return real(x, axis)
 
     monkeypatch.setattr(linked_module, "_fused_lk_relu", spy)
+    return calls
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_dtype_exception_makes_the_default_plain_for_that_dtype_only(
+        monkeypatch, fused_lk_relu_calls, dtype):
+    calls = fused_lk_relu_calls
     x = ops.convert_to_tensor(random_input((2, 3, 4)).astype("float32"), dtype=dtype)
     key = _policy.setting(x)
     monkeypatch.setattr(_policy, "FUSED_BY_DEFAULT", {key: frozenset({"lk_relu"})})
@@ -134,15 +142,8 @@ def test_dtype_exception_makes_the_default_plain_for_that_dtype_only(monkeypatch
 
 
 @pytest.mark.parametrize("choice", [True, False])
-def test_default_follows_the_table_and_true_false_force(monkeypatch, choice):
-    calls = []
-    real = linked_module._fused_lk_relu
-
-    def spy(x, axis):
-        calls.append(axis)
-        return real(x, axis)
-
-    monkeypatch.setattr(linked_module, "_fused_lk_relu", spy)
+def test_default_follows_the_table_and_true_false_force(monkeypatch, fused_lk_relu_calls, choice):
+    calls = fused_lk_relu_calls
     table = {key: frozenset() for key in _policy.FUSED_BY_DEFAULT}
     x = ops.convert_to_tensor(random_input((2, 3, 4)).astype("float32"))
     key = _policy.setting(x)
