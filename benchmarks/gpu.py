@@ -19,7 +19,8 @@ ops
     Forward and backward (the output and the vector-Jacobian product for a
     fixed random upstream gradient) of LKReLU, LKSELU, LKSwish, LKPReLU
     (per-channel slopes, whose gradients are computed too), SELU, Mish and
-    Swish on ``x = [256, 56, 56, 64]``, in float32 and bfloat16: the
+    Swish on ``x = [256, 56, 56, 64]``, in float32 and bfloat16 (``--dtypes``
+    also takes float16 and float64): the
     default form (``fused=None``, with the form it picked), ``fused=True``,
     ``fused=False`` and the framework's own functions (``jax.nn`` /
     ``torch.nn.functional`` / ``tf.nn``), against the physical floor: the
@@ -72,9 +73,11 @@ memory
     PyTorch eagerly unless ``jit_compile=True``; ``--torch-compile`` sets it
     (``torch.compile`` of the train step, each variant in a fresh process)
     and compiles the ops section's steps with ``torch.compile`` too.
-    ``--memory-dtype-policy mixed_bfloat16`` (or ``mixed_float16``) builds
-    the network under that Keras dtype policy, so that the activations
-    compute in that dtype.
+    ``--memory-dtype-policy mixed_bfloat16`` (or ``mixed_float16``,
+    ``float64``) builds the network under that Keras dtype policy, so that
+    the activations compute in that dtype. float64 on JAX (``--dtypes`` or
+    the policy) needs ``JAX_ENABLE_X64=1``; without it the script stops
+    with an error rather than compute in float32.
 
 Times are medians over ``--repeats`` timed groups of calls after warm-up;
 every group ends by waiting for the device (``block_until_ready`` or
@@ -93,7 +96,6 @@ import functools
 import json
 import os
 import platform
-import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -104,13 +106,15 @@ if HERE not in sys.path:  # the script's own modules, when it is loaded from els
     sys.path.append(HERE)
 
 from gpu_backend import Backend, Clock, prepare_within_cap, time_calls, time_interleaved  # noqa: E402
+from gpu_memory import memory_probe, run_memory  # noqa: E402
 from gpu_models import B0_ROWS, run_b0, run_resnet  # noqa: E402
-from gpu_report import Report, fmt, mib  # noqa: E402
+from gpu_report import Report, fmt  # noqa: E402
 from shared import POLICY_NAME  # noqa: E402
 
 SECTIONS = ("ops", "mixconv", "b0", "resnet", "memory", "b0-extra")
 OPS = ("lkrelu", "lkselu", "lkswish", "lkprelu", "selu", "mish", "swish")
 LINKED = ("lkrelu", "lkselu", "lkswish", "lkprelu")
+ITEMSIZE = {"float32": 4, "bfloat16": 2, "float16": 2, "float64": 8}
 
 
 def parse_args(argv=None):
@@ -128,8 +132,9 @@ def parse_args(argv=None):
                    help="timed groups per row (default 7, 2 small)")
     p.add_argument("--ops", nargs="+", choices=OPS, default=list(OPS),
                    help="ops of the ops section (default: all)")
-    p.add_argument("--dtypes", nargs="+", choices=("float32", "bfloat16"),
-                   default=["float32", "bfloat16"], help="dtypes of the ops section")
+    p.add_argument("--dtypes", nargs="+", choices=tuple(ITEMSIZE),
+                   default=["float32", "bfloat16"],
+                   help="dtypes of the ops section (default float32 bfloat16)")
     p.add_argument("--ops-shape", type=int, nargs=4, default=None,
                    help="input shape of the ops section (default 256 56 56 64; 4 8 8 16 small)")
     p.add_argument("--b0-rows", nargs="+", choices=list(B0_ROWS), default=None,
@@ -151,7 +156,7 @@ def parse_args(argv=None):
                         "section's train step with jit_compile=True (torch.compile), where "
                         "Keras runs PyTorch eagerly")
     p.add_argument("--memory-dtype-policy", default=None,
-                   choices=("float32", "mixed_bfloat16", "mixed_float16"),
+                   choices=("float32", "mixed_bfloat16", "mixed_float16", "float64"),
                    help="Keras dtype policy of the memory section's network (default float32)")
     p.add_argument("--memory-probe", default=None, help=argparse.SUPPRESS)  # subprocess mode
     args = p.parse_args(argv)
@@ -293,8 +298,7 @@ def run_ops(backend, args, clock, report):
         for op in args.ops:
             g = grads[2 if op in LINKED else 1]
             args_of_op = (x, *slopes) if op == "lkprelu" else (x,)
-            itemsize = 2 if dtype == "bfloat16" else 4
-            moved = int(np.prod(shape)) * itemsize * (6 if op in LINKED else 4)
+            moved = int(np.prod(shape)) * ITEMSIZE[dtype] * (6 if op in LINKED else 4)
             floor = moved / bandwidth
             for mode, compiled in backend.modes():
                 if not clock.fits("ops"):
@@ -383,169 +387,13 @@ def run_mixconv(backend, args, clock, report):
                      error])
     report.table(["layer", "ms", "vs padded DepthwiseConv2D(9)", "max |y - groups|"], rows)
 
-# ----------------------------------------------------------------------------- memory
-ACTIVATION_LAYERS = {"lkrelu": "LKReLU", "lkselu": "LKSELU", "lkswish": "LKSwish",
-                     "lkprelu": "LKPReLU", "selu": "SELU", "mish": "Mish", "swish": "Swish"}
-
-
-def deep_linked_model(fused, small, op="lkrelu"):
-    """16 x (Conv2D + the activation of ``op``), pooled, dense (4 blocks small)."""
-    import keras
-
-    import linked_neurons
-
-    size, channels, depth = (8, 4, 4) if small else (32, 32, 16)
-    activation = getattr(linked_neurons, ACTIVATION_LAYERS[op])
-    layers = [keras.Input((size, size, channels))]
-    for _ in range(depth):
-        layers += [keras.layers.Conv2D(channels, 3, padding="same"), activation(fused=fused)]
-    layers += [keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)]
-    return keras.Sequential(layers), (size, size, channels)
-
-
-def memory_batch(args):
-    return args.memory_batch or (8 if args.small else 256)
-
-
-def memory_probe(backend, args, variant):
-    """One variant's step in this process: peak memory, saved bytes, step time.
-
-    ``variant`` is ``"op:form"``, e.g. ``"lkrelu:default"`` (what
-    ``--memory-probe`` passes to a fresh process).
-    """
-    import keras
-    import numpy as np
-
-    op, variant = variant.split(":")
-    fused = {"default": None, "fused": True, "plain": False}[variant]
-    batch = memory_batch(args)
-    policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(args.memory_dtype_policy or "float32")
-    try:
-        model, shape = deep_linked_model(fused, args.small, op)
-    finally:
-        keras.config.set_dtype_policy(policy)
-    model.compile(optimizer="adam",
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=True if args.memory_xla or args.torch_compile else "auto")
-    rng = np.random.default_rng(4)
-    x = backend.tensor(rng.normal(size=(batch, *shape)).astype("float32"))
-    y = backend.tensor(rng.integers(0, 10, size=(batch,)).astype("int32"))
-    from linked_neurons.ops import _policy
-
-    traced_in, setting = [], _policy.setting
-
-    def recording(x=None):  # the settings (and input dtypes) the train step is traced in
-        traced_in.append((setting(x), getattr(x, "dtype", None)))
-        return traced_in[-1][0]
-
-    _policy.setting = recording
-    before = backend.in_use_bytes()
-    backend.reset_peak()
-    try:
-        model.train_on_batch(x, y)
-    finally:
-        _policy.setting = setting
-    backend.sync(model.train_on_batch(x, y, return_dict=False))
-    peak = backend.peak_bytes()
-    saved = None
-    if backend.name == "jax":  # XLA's buffer plan of a jitted gradient step
-        import jax
-
-        def loss(trainable, non_trainable, x, y):
-            logits, _ = model.stateless_call(trainable, non_trainable, x, training=True)
-            return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(
-                y, logits, from_logits=True))
-
-        compiled = jax.jit(jax.grad(loss)).lower(
-            [v.value for v in model.trainable_variables],
-            [v.value for v in model.non_trainable_variables], x, y).compile()
-        saved = compiled.memory_analysis().temp_size_in_bytes
-    if backend.name == "torch":
-        import torch
-
-        seen = {}
-
-        def pack(t):
-            try:
-                key = (t.untyped_storage().data_ptr(), t.dtype, tuple(t.shape))
-                seen[key] = t.untyped_storage().nbytes()
-            except Exception:  # noqa: BLE001 - tensors without storage (wrappers)
-                pass
-            return t
-
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            model.train_on_batch(x, y)
-        saved = sum(seen.values())
-    ms, _ = time_calls(backend, lambda: model.train_on_batch(x, y, return_dict=False),
-                       args.repeats, 1 if args.small else 5)
-    picked = variant
-    if fused is None:
-        picked = "fused" if traced_in and _policy.fused_by_default(
-            POLICY_NAME[op], *traced_in[-1]) else "plain"
-    return {"variant": variant, "peak": peak, "before": before, "saved": saved, "ms": ms,
-            "picked": picked}
-
-
-def memory_row(backend, args, clock, op, variant, batch):
-    """The memory probe of one row: its result, or a line saying why it failed."""
-    # JAX: the peak cannot be reset, so a fresh process each. TensorFlow on a
-    # CPU: a process whose CPU allocator is the BFC one, which counts bytes.
-    # torch.compile: its caches and recompilation limit are per process.
-    if not (backend.name == "jax" or (backend.name == "tensorflow" and not backend.gpu)
-            or args.torch_compile):
-        return memory_probe(backend, args, f"{op}:{variant}")
-    flags = [flag for flag, on in (("--small", args.small), ("--memory-xla", args.memory_xla),
-                                   ("--torch-compile", args.torch_compile)) if on]
-    if args.memory_dtype_policy:
-        flags += ["--memory-dtype-policy", args.memory_dtype_policy]
-    cmd = [sys.executable, os.path.abspath(__file__), "--memory-probe", f"{op}:{variant}",
-           "--repeats", str(args.repeats), "--memory-batch", str(batch)] + flags
-    env = dict(os.environ, KERAS_BACKEND=backend.name)
-    if backend.name == "tensorflow":
-        env["TF_CPU_ALLOCATOR_USE_BFC"] = "true"
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                          timeout=max(30, clock.left() + 60), check=False)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    if proc.returncode or not lines:
-        return f"failed: {proc.stderr.strip()[-200:]}"
-    return json.loads(lines[-1])
-
-
-def run_memory(backend, args, clock, report):
-    rows = []
-    batch = memory_batch(args)
-    for op in args.memory_ops:
-        for variant in ("default", "fused", "plain"):
-            label = [ACTIVATION_LAYERS[op], variant]
-            if not clock.fits("memory"):
-                rows.append(label + ["skipped (time cap)", "", "", "", ""])
-                continue
-            with clock.row("memory"):
-                result = memory_row(backend, args, clock, op, variant, batch)
-            if isinstance(result, str):
-                rows.append(label + [result, "", "", "", ""])
-                continue
-            over = None if result["peak"] is None or result["before"] is None else (
-                result["peak"] - result["before"])
-            rows.append(label + [result["picked"], mib(result["peak"]), mib(over),
-                                 mib(result["saved"]), fmt(result["ms"], 2)])
-    _, shape = deep_linked_model(None, args.small)
-    depth = 4 if args.small else 16
-    notes = ", XLA (--memory-xla)" if args.memory_xla else (
-        ", torch.compile (--torch-compile)" if args.torch_compile else "")
-    if args.memory_dtype_policy:
-        notes += f", dtype policy {args.memory_dtype_policy}"
-    report.emit(f"## Peak memory of a training step: {depth} x (Conv2D + activation), batch "
-                f"{batch} at {shape[0]}x{shape[1]}x{shape[2]}, Adam (backend {backend.name}"
-                f"{notes})")
-    report.emit()
-    report.table(["activation", "fused=", "form", "peak MiB", "peak - before step MiB",
-                  "saved for backward MiB (torch) / XLA temp MiB of a grad step (JAX)",
-                  "step ms"], rows)
-
-
 # ----------------------------------------------------------------------------- main
+def _jax_has_float64():
+    import jax
+
+    return bool(jax.config.read("jax_enable_x64"))
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.small:
@@ -560,6 +408,12 @@ def main(argv=None):
     if args.torch_compile and backend.name != "torch":
         print(f"gpu.py: --torch-compile is for the PyTorch backend (this is {backend.name})",
               file=sys.stderr)
+        return 2
+    wants_float64 = (("ops" in args.sections and "float64" in args.dtypes)
+                     or args.memory_dtype_policy == "float64")
+    if wants_float64 and backend.name == "jax" and not _jax_has_float64():
+        print("gpu.py: float64 on JAX needs 64-bit arrays: set JAX_ENABLE_X64=1 (without it "
+              "JAX would compute in float32)", file=sys.stderr)
         return 2
     backend.torch_compile = args.torch_compile
     if args.memory_probe:

@@ -192,6 +192,47 @@ def test_small_memory_rows_under_a_mixed_policy_compute_in_bfloat16(tmp_path):
             assert 0 < half < full, (variant, half, full)
 
 
+@pytest.mark.slow  # small ops rows in two more dtypes, ~10 s
+def test_small_ops_rows_in_float16_and_float64_name_their_default(tmp_path):
+    from linked_neurons.ops import _policy
+
+    dtypes = ["float16", "float64"]  # JAX: the test suite enables 64-bit arrays
+    out = tmp_path / "dtypes.md"
+    gpu = _load()
+    assert gpu.main(["--small", "--sections", "ops", "--ops", "lkselu", "mish",
+                     "--dtypes", *dtypes, "--repeats", "1", "--output", str(out)]) == 0
+    rows = [r for r in _tables(out.read_text()) if r[0] in ("lkselu", "mish")]
+    modes = {"jax": {"jit"}, "torch": {"eager"}, "tensorflow": {"xla", "graph"}}[BACKEND]
+    assert {(r[0], r[1], r[2]) for r in rows} == {
+        (op, d, m) for op in ("lkselu", "mish") for d in dtypes for m in modes}
+    for op, dtype, mode, *cells in rows:
+        fused = _policy.fused_by_default(gpu.POLICY_NAME[op], (BACKEND, mode, "cpu"), dtype)
+        assert cells[1] == ("fused" if fused else "plain"), (op, dtype, mode)
+        assert all(float(v) > 0 for v in cells[:1] + cells[2:5])
+    if "float64" in dtypes:  # the floor counts 8 bytes an element against float16's 2
+        floor = {(r[0], r[1], r[2]): float(r[8]) for r in rows}
+        for op in ("lkselu", "mish"):
+            for mode in modes:
+                assert floor[(op, "float64", mode)] == pytest.approx(
+                    4 * floor[(op, "float16", mode)], rel=0.1)
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="float64 needs JAX_ENABLE_X64 on JAX only")
+@pytest.mark.parametrize("flags", [["--sections", "ops", "--dtypes", "float64"],
+                                   ["--sections", "memory", "--memory-dtype-policy", "float64"]])
+def test_float64_without_x64_is_refused_on_jax(flags, capsys):
+    import jax
+
+    gpu = _load()
+    enabled = jax.config.read("jax_enable_x64")  # the test suite turns it on
+    jax.config.update("jax_enable_x64", False)
+    try:
+        assert gpu.main(["--small", *flags]) == 2
+    finally:
+        jax.config.update("jax_enable_x64", enabled)
+    assert "set JAX_ENABLE_X64=1" in capsys.readouterr().err
+
+
 @pytest.mark.skipif(BACKEND == "tensorflow", reason="the flag is refused on JAX and PyTorch")
 def test_memory_xla_is_refused_on_other_backends(capsys):
     gpu = _load()
