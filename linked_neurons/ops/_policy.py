@@ -97,20 +97,25 @@ FUSED_BY_DEFAULT = {
 #: ``(backend, mode, device) -> {dtype: ops}``: ops of :data:`FUSED_BY_DEFAULT`
 #: whose default is nevertheless plain for inputs of that dtype, where the
 #: fused form measured slower or larger in it. The table above was measured
-#: in float32. In bfloat16 (``--dtypes bfloat16`` alone, every CPU setting of
-#: the table but TensorFlow's eager mode; the network under Keras'
-#: ``mixed_bfloat16`` policy), the fused forms it lists took 0.37x-0.96x the
-#: plain time alone and kept their memory lead or tie in the network, except:
-#: Mish under JAX's ``jit``, 1.06x-1.21x the plain time alone in four runs
-#: (its network steps within their noise); LKSwish under JAX's ``jit``, whose
-#: gradient step plans 4 MiB more than the plain one's (525.06 against 521.07
-#: MiB; 0.87x the step time); Swish in TensorFlow's graph runtime, 1.05x-1.17x
-#: the plain peak in two runs (eager mode follows the graph runtime, as in
-#: float32).
+#: in float32; the op alone was measured again in bfloat16, float16 and
+#: float64 (every CPU setting of the table but TensorFlow's eager mode, which
+#: follows the graph runtime) and the network under Keras' ``mixed_bfloat16``,
+#: ``mixed_float16`` and ``float64`` policies. The fused forms kept their lead
+#: or tied, except:
+#:
+#: - bfloat16: Mish under JAX's ``jit``, 1.06x-1.21x the plain time alone in
+#:   four runs (its network steps within their noise); LKSwish under JAX's
+#:   ``jit``, whose gradient step plans 4 MiB more than the plain one's
+#:   (525.06 against 521.07 MiB; 0.87x the step time); Swish in TensorFlow's
+#:   graph runtime, 1.05x-1.17x the plain peak in two runs.
+#: - float16: LKSELU under TensorFlow's XLA, 1.12x and 1.29x the plain time
+#:   alone (0.67x-0.75x in float64); Swish in TensorFlow's graph runtime,
+#:   0.96x-1.08x the plain peak in one run and 1.02x-1.07x in another.
 PLAIN_IN_DTYPE = {
     ("jax", "jit", "cpu"): {"bfloat16": frozenset({"mish", "lk_swish"})},
-    ("tensorflow", "graph", "cpu"): {"bfloat16": frozenset({"swish"})},
-    ("tensorflow", "eager", "cpu"): {"bfloat16": frozenset({"swish"})},
+    ("tensorflow", "xla", "cpu"): {"float16": frozenset({"lk_selu"})},
+    ("tensorflow", "graph", "cpu"): {d: frozenset({"swish"}) for d in ("bfloat16", "float16")},
+    ("tensorflow", "eager", "cpu"): {d: frozenset({"swish"}) for d in ("bfloat16", "float16")},
 }
 
 

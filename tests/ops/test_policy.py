@@ -217,3 +217,24 @@ def test_jax_jit_mish_is_fused_for_float32_and_plain_for_bfloat16_on_cpu(monkeyp
         x = jax.numpy.asarray(random_input((2, 3, 4)), dtype=dtype)
         jax.jit(ln_ops.mish)(x)
     assert calls == ["float32"]
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="a decision of the TensorFlow backend's table")
+def test_tensorflow_xla_lk_selu_is_fused_for_float32_and_plain_for_float16_on_cpu(
+        monkeypatch):
+    import tensorflow as tf
+
+    if _policy._tensorflow_has_gpu():
+        pytest.skip("the decision measured on a CPU")
+    calls = []
+    real = linked_module._fused_lk_selu
+
+    def spy(x, axis):
+        calls.append(x.dtype.name)
+        return real(x, axis)
+
+    monkeypatch.setattr(linked_module, "_fused_lk_selu", spy)
+    for dtype in ("float32", "float16"):
+        x = tf.constant(random_input((2, 3, 4)), dtype=dtype)
+        tf.function(ln_ops.lk_selu, jit_compile=True)(x)
+    assert calls == ["float32"]
