@@ -10,8 +10,8 @@ kernel. ``fused=None`` (the layers' and ops' default) picks the form measured
 to be at most as slow and at most as large as the other in the setting the op
 is traced in; ``fused=True`` or ``False`` forces one.
 
-The decision is taken at trace time from three facts, the setting, and the
-input's dtype (:data:`PLAIN_IN_DTYPE`):
+The decision is taken at trace time from the setting, the three facts
+below, and from the input's dtype (:data:`PLAIN_IN_DTYPE`):
 
 backend
     ``keras.backend.backend()``.
