@@ -199,24 +199,33 @@ def test_default_gradient_matches_forced_forms():
 
 
 @pytest.mark.skipif(BACKEND != "jax", reason="a decision of the JAX backend's table")
-def test_jax_jit_mish_is_fused_for_float32_and_plain_for_bfloat16_on_cpu(monkeypatch):
+@pytest.mark.parametrize(
+    "op, fused_name, fused_dtypes, plain_dtypes",
+    [
+        ("mish", "_mish_fused", ["float32"], ["bfloat16"]),
+        ("selu", "_selu_fused", ["float32", "float64"], ["bfloat16", "float16"]),
+    ],
+)
+def test_jax_jit_default_is_fused_or_plain_by_dtype_on_cpu(
+        monkeypatch, op, fused_name, fused_dtypes, plain_dtypes):
     import jax
 
     if jax.default_backend() != "cpu":
         pytest.skip("the decision measured on a CPU")
     activations_module = importlib.import_module("linked_neurons.ops.activations")
     calls = []
-    real = activations_module._mish_fused
+    real = getattr(activations_module, fused_name)
 
     def spy(x):
         calls.append(str(x.dtype))
         return real(x)
 
-    monkeypatch.setattr(activations_module, "_mish_fused", spy)
-    for dtype in ("float32", "bfloat16"):
+    monkeypatch.setattr(activations_module, fused_name, spy)
+    for dtype in fused_dtypes + plain_dtypes:
         x = jax.numpy.asarray(random_input((2, 3, 4)), dtype=dtype)
-        jax.jit(ln_ops.mish)(x)
-    assert calls == ["float32"]
+        assert str(x.dtype) == dtype  # float64 needs jax_enable_x64 (conftest)
+        jax.jit(getattr(ln_ops, op))(x)
+    assert calls == fused_dtypes
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="a decision of the TensorFlow backend's table")
