@@ -10,7 +10,7 @@ parameters and recomputes the rest, and a plain form (``fused=False``) that
 is the straightforward ``keras.ops`` composition left to autodiff. The
 default, ``fused=None``, picks the form measured to be at most as slow and as
 large as the other for the backend, compile mode, device and dtype
-(``linked_neurons.ops._policy``).
+(:mod:`linked_neurons.ops._policy`).
 
 Precision: under float16 and bfloat16 inputs the formula is evaluated in
 float32 and the result cast back to the input dtype. The "relu" inits set
