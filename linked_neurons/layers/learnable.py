@@ -35,10 +35,8 @@ class LearnableActivation(ChannelActivationLayer):
         regularizers: Dict from parameter name to regularizer.
         constraints: Dict from parameter name to constraint.
         axis: Channel axis: -1 (default) or 1 (channels_first).
-        fused: None (default): the form measured to be at most as slow and
-            as large as the other where the layer is traced (see
-            ``linked_neurons.ops._policy``); True: the backward pass keeps
-            only the input and the parameters; False: plain autodiff.
+        fused: If True (default) the backward pass keeps only the input and
+            the parameters.
         **kwargs: Base layer keyword arguments.
     """
 
@@ -53,7 +51,7 @@ class LearnableActivation(ChannelActivationLayer):
         regularizers=None,
         constraints=None,
         axis=-1,
-        fused=None,
+        fused=True,
         **kwargs,
     ):
         super().__init__(axis=axis, fused=fused, **kwargs)
@@ -278,10 +276,8 @@ class LEAF(LearnableActivation):
             Constraints of each parameter.
         axis: Channel axis, used by ``shared_axes="spatial"``: -1 (default)
             or 1 (channels_first).
-        fused: None (default): the form measured to be at most as slow and
-            as large as the other where the layer is traced (see
-            ``linked_neurons.ops._policy``); True: the backward pass keeps
-            only the input and the parameters; False: plain autodiff.
+        fused: If True (default) the backward pass keeps only the input and
+            the parameters and recomputes the rest.
         **kwargs: Base layer keyword arguments (``name``, ``dtype``, ...).
 
     Input shape:
@@ -327,7 +323,7 @@ class LEAF(LearnableActivation):
         p3_constraint=None,
         p4_constraint=None,
         axis=-1,
-        fused=None,
+        fused=True,
         **kwargs,
     ):
         super().__init__(
@@ -373,10 +369,8 @@ class AHAF(LearnableActivation):
         beta_constraint, gamma_constraint: Constraints of each parameter.
         axis: Channel axis, used by ``shared_axes="spatial"``: -1 (default)
             or 1 (channels_first).
-        fused: None (default): the form measured to be at most as slow and
-            as large as the other where the layer is traced (see
-            ``linked_neurons.ops._policy``); True: the backward pass keeps
-            only the input and the parameters; False: plain autodiff.
+        fused: If True (default) the backward pass keeps only the input and
+            the parameters.
         **kwargs: Base layer keyword arguments (``name``, ``dtype``, ...).
 
     Input shape:
@@ -418,7 +412,7 @@ class AHAF(LearnableActivation):
         beta_constraint=None,
         gamma_constraint=None,
         axis=-1,
-        fused=None,
+        fused=True,
         **kwargs,
     ):
         super().__init__(

@@ -399,33 +399,3 @@ def test_relu_smooth_init_is_relu_to_its_stated_precision(cls, p3_index):
     assert 1.0e-3 < err.max() < 1.1e-3  # 0.2785 / 2**8
     again = cls.from_config(layer.get_config())
     assert again.init == "relu_smooth"
-
-
-@pytest.mark.parametrize("cls, fused_name", [(LEAF, "_leaf_fused"), (AHAF, "_ahaf_fused")])
-def test_default_form_is_plain_where_measured_and_fused_true_forces_the_fused_op(
-        monkeypatch, cls, fused_name):
-    # The fused forms lost time or memory in every measured setting
-    # (benchmarks/results_defaults_cpu.md, "LEAF and AHAF"), so no setting of
-    # the policy lists them; fused=None reaches the policy, fused=True forces.
-    from linked_neurons.ops import _policy
-
-    op = cls.__name__.lower()
-    assert op in _policy.OPS
-    assert not any(op in names for names in _policy.FUSED_BY_DEFAULT.values())
-    calls = []
-    real = getattr(learnable_ops, fused_name)
-
-    def spy(*args):
-        calls.append(len(args))
-        return real(*args)
-
-    monkeypatch.setattr(learnable_ops, fused_name, spy)
-    x = random_input((2, 5, 3), seed=4).astype("float32")
-    default = cls(init="silu")
-    assert default.fused is None and default.get_config()["fused"] is None
-    y_default = ops.convert_to_numpy(default(x))
-    assert calls == []
-    forced = cls(init="silu", fused=True)
-    y_fused = ops.convert_to_numpy(forced(x))
-    assert calls == [1 + len(cls.PARAMS)]
-    np.testing.assert_allclose(y_default, y_fused, rtol=1e-6, atol=1e-6)
