@@ -18,12 +18,14 @@ about five minutes; pick sections to see the later ones, or raise the cap:
 ops
     Forward and backward (the output and the vector-Jacobian product for a
     fixed random upstream gradient) of LKReLU, LKSELU, LKSwish, LKPReLU
-    (per-channel slopes, whose gradients are computed too), SELU, Mish and
-    Swish on ``x = [256, 56, 56, 64]``, in float32 and bfloat16 (``--dtypes``
+    (per-channel slopes, whose gradients are computed too), SELU, Mish,
+    Swish, LEAF and AHAF (per-channel parameters, differentiated too) on
+    ``x = [256, 56, 56, 64]``, in float32 and bfloat16 (``--dtypes``
     also takes float16 and float64): the
     default form (``fused=None``, with the form it picked), ``fused=True``,
     ``fused=False`` and the framework's own functions (``jax.nn`` /
-    ``torch.nn.functional`` / ``tf.nn``), against the physical floor: the
+    ``torch.nn.functional`` / ``tf.nn``; LEAF's and AHAF's formula written
+    with the framework's sigmoid), against the physical floor: the
     bytes the step must move (read ``x`` and the upstream gradient, write the
     output and ``dx``) over the copy bandwidth measured in the same run.
     JAX steps run under ``jax.jit``, PyTorch steps eagerly (under
@@ -112,8 +114,11 @@ from gpu_report import Report, fmt  # noqa: E402
 from shared import POLICY_NAME  # noqa: E402
 
 SECTIONS = ("ops", "mixconv", "b0", "resnet", "memory", "b0-extra")
-OPS = ("lkrelu", "lkselu", "lkswish", "lkprelu", "selu", "mish", "swish")
+OPS = ("lkrelu", "lkselu", "lkswish", "lkprelu", "selu", "mish", "swish", "leaf", "ahaf")
 LINKED = ("lkrelu", "lkselu", "lkswish", "lkprelu")
+#: Means of the per-channel parameters of the ops that take some (LKPReLU's
+#: slopes, LEAF's p1-p4, AHAF's beta and gamma), differentiated with ``x``.
+PARAM_MEANS = {"lkprelu": (0.25, 0.25), "leaf": (1.0, 0.0, 1.0, 0.0), "ahaf": (1.0, 1.0)}
 ITEMSIZE = {"float32": 4, "bfloat16": 2, "float16": 2, "float64": 8}
 
 
@@ -178,10 +183,14 @@ def framework_fn(backend, op):
 
     LKPReLU's takes ``(x, alpha_pos, alpha_neg)``: none of the frameworks has
     a channels-last PReLU function (``torch.nn.functional.prelu`` puts the
-    channels on axis 1), so it is their ``where`` of both halves.
+    channels on axis 1), so it is their ``where`` of both halves. LEAF and
+    AHAF, which no framework has, take their parameters after ``x`` and are
+    their formula with the framework's sigmoid.
     """
     if op == "lkprelu":
         return framework_lk_prelu(backend)
+    if op in ("leaf", "ahaf"):
+        return framework_learnable(backend, op)
     if backend.name == "jax":
         import jax
         import jax.numpy as jnp
@@ -230,8 +239,28 @@ def framework_lk_prelu(backend):
         [tf.where(x > 0, x, ap * x), tf.where(x < 0, -x, -an * x)], axis=-1)
 
 
+def framework_learnable(backend, op):
+    """LEAF ``(p1 x + p2) sigmoid(p3 x) + p4`` or AHAF ``beta x sigmoid(gamma x)``."""
+    if backend.name == "jax":
+        import jax
+
+        sigmoid = jax.nn.sigmoid
+    elif backend.name == "torch":
+        import torch
+
+        sigmoid = torch.sigmoid
+    else:
+        import tensorflow as tf
+
+        sigmoid = tf.math.sigmoid
+    if op == "leaf":
+        return lambda x, p1, p2, p3, p4: (p1 * x + p2) * sigmoid(p3 * x) + p4
+    return lambda x, beta, gamma: beta * x * sigmoid(gamma * x)
+
+
 def library_fn(op, fused, picked=None):
-    """The library's op with ``fused``; LKPReLU's takes ``(x, alpha_pos, alpha_neg)``.
+    """The library's op with ``fused``; LKPReLU's takes ``(x, alpha_pos, alpha_neg)``,
+    LEAF's and AHAF's their parameters after ``x``.
 
     ``picked``: a one-element list whose element each call sets to the form
     it ran (True: fused). A store into a fixed slot, not an append: under
@@ -239,23 +268,25 @@ def library_fn(op, fused, picked=None):
     step at every call.
     """
     from linked_neurons import ops as lo
-    from linked_neurons.ops import _policy
+    from linked_neurons.ops import _policy, learnable
 
     fn = {"lkrelu": lo.lk_relu, "lkselu": lo.lk_selu, "lkswish": lo.lk_swish,
-          "lkprelu": lo.lk_prelu, "selu": lo.selu, "mish": lo.mish, "swish": lo.swish}[op]
+          "lkprelu": lo.lk_prelu, "selu": lo.selu, "mish": lo.mish, "swish": lo.swish,
+          "leaf": learnable.leaf, "ahaf": learnable.ahaf}[op]
 
-    def call(x, *slopes):
+    def call(x, *params):
         if picked is not None:
             picked[0] = _policy.use_fused(POLICY_NAME[op], fused, x)
-        return fn(x, *slopes, fused=fused)
+        return fn(x, *params, fused=fused)
 
     return call
 
 
-def prelu_slopes(channels, rng):
-    """Per-channel slopes of LKPReLU for the ops section, shape ``(1, 1, C)`` each."""
-    return [(0.25 + 0.1 * rng.standard_normal(size=(1, 1, channels))).astype("float32")
-            for _ in range(2)]
+def op_params(op, channels, rng):
+    """Per-channel parameters of ``op`` for the ops section, shape ``(1, 1, C)`` each
+    (none for the ops that take none)."""
+    return [(mean + 0.1 * rng.standard_normal(size=(1, 1, channels))).astype("float32")
+            for mean in PARAM_MEANS.get(op, ())]
 
 
 def copy_bandwidth(backend, nbytes, repeats, inner):
@@ -277,7 +308,7 @@ def run_ops(backend, args, clock, report):
     x32 = 3 * rng.standard_normal(size=shape, dtype=np.float32)
     g32 = {k: rng.standard_normal(size=shape[:-1] + (shape[-1] * k,), dtype=np.float32)
            for k in (1, 2)}
-    slopes32 = prelu_slopes(shape[-1], rng)
+    params32 = {op: op_params(op, shape[-1], rng) for op in args.ops}
     nbytes = int(np.prod(shape)) * 4
     bandwidth, copy_ms = copy_bandwidth(backend, max(nbytes, 2**20 if args.small else 2**30),
                                         args.repeats, inner)
@@ -294,10 +325,9 @@ def run_ops(backend, args, clock, report):
     for dtype in args.dtypes:
         x = backend.tensor(x32, dtype=dtype)
         grads = {k: backend.tensor(v, dtype=dtype) for k, v in g32.items()}
-        slopes = [backend.tensor(a, dtype=dtype) for a in slopes32]
         for op in args.ops:
             g = grads[2 if op in LINKED else 1]
-            args_of_op = (x, *slopes) if op == "lkprelu" else (x,)
+            args_of_op = (x, *(backend.tensor(a, dtype=dtype) for a in params32[op]))
             moved = int(np.prod(shape)) * ITEMSIZE[dtype] * (6 if op in LINKED else 4)
             floor = moved / bandwidth
             for mode, compiled in backend.modes():

@@ -18,7 +18,8 @@ from shared import POLICY_NAME
 GPU_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gpu.py")
 
 ACTIVATION_LAYERS = {"lkrelu": "LKReLU", "lkselu": "LKSELU", "lkswish": "LKSwish",
-                     "lkprelu": "LKPReLU", "selu": "SELU", "mish": "Mish", "swish": "Swish"}
+                     "lkprelu": "LKPReLU", "selu": "SELU", "mish": "Mish", "swish": "Swish",
+                     "leaf": "LEAF", "ahaf": "AHAF"}
 
 
 def deep_linked_model(fused, small, op="lkrelu"):

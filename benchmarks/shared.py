@@ -24,7 +24,8 @@ import time
 
 #: The scripts' op names -> the names of ``linked_neurons.ops._policy``.
 POLICY_NAME = {"lkrelu": "lk_relu", "lkselu": "lk_selu", "lkswish": "lk_swish",
-               "lkprelu": "lk_prelu", "selu": "selu", "mish": "mish", "swish": "swish"}
+               "lkprelu": "lk_prelu", "selu": "selu", "mish": "mish", "swish": "swish",
+               "leaf": "leaf", "ahaf": "ahaf"}
 
 
 def set_environment(backend, bfc):

@@ -48,9 +48,12 @@ def test_small_ops_and_mixconv(tmp_path):
         assert float(row[3]) < 1e-5, label  # same output as the grouped convolutions
 
 
-def test_lkprelu_forms_give_the_same_output_and_gradients_of_every_argument():
-    # The ops section's LKPReLU row differentiates x and both slopes; its
-    # default, fused, plain and framework forms compute the same thing.
+@pytest.mark.parametrize("op, width", [("lkprelu", 8), ("leaf", 4), ("ahaf", 4)])
+def test_forms_of_ops_with_parameters_give_the_same_output_and_gradients_of_every_argument(
+        op, width):
+    # The ops section differentiates x and the per-channel parameters (LKPReLU's
+    # slopes, LEAF's p1-p4, AHAF's beta and gamma); the default, fused, plain
+    # and framework forms compute the same thing.
     import keras
     import numpy as np
 
@@ -58,19 +61,20 @@ def test_lkprelu_forms_give_the_same_output_and_gradients_of_every_argument():
     backend = gpu.Backend()
     rng = np.random.default_rng(3)
     x = backend.tensor(3 * rng.standard_normal(size=(2, 3, 3, 4)).astype("float32"))
-    g = backend.tensor(rng.standard_normal(size=(2, 3, 3, 8)).astype("float32"))
-    slopes = [backend.tensor(a) for a in gpu.prelu_slopes(4, rng)]
+    g = backend.tensor(rng.standard_normal(size=(2, 3, 3, width)).astype("float32"))
+    params = [backend.tensor(a) for a in gpu.op_params(op, 4, rng)]
     picked = [None]
-    fns = {"default": gpu.library_fn("lkprelu", None, picked),
-           "fused": gpu.library_fn("lkprelu", True), "plain": gpu.library_fn("lkprelu", False),
-           "framework": gpu.framework_fn(backend, "lkprelu")}
+    fns = {"default": gpu.library_fn(op, None, picked),
+           "fused": gpu.library_fn(op, True), "plain": gpu.library_fn(op, False),
+           "framework": gpu.framework_fn(backend, op)}
     results = {}
     for name, fn in fns.items():
-        y, grads = backend.vjp_step(fn)(g, x, *slopes)
+        y, grads = backend.vjp_step(fn)(g, x, *params)
         results[name] = [keras.ops.convert_to_numpy(t) for t in (y, *grads)]
     assert picked[0] is not None and [r.shape for r in results["plain"]] == [
-        (2, 3, 3, 8), (2, 3, 3, 4), (1, 1, 4), (1, 1, 4)]
-    assert np.abs(results["plain"][2]).min() > 0  # the slopes' gradients are computed
+        (2, 3, 3, width), (2, 3, 3, 4)] + [(1, 1, 4)] * len(gpu.PARAM_MEANS[op])
+    for grad in results["plain"][2:]:
+        assert np.abs(grad).min() > 0  # the parameters' gradients are computed
     for name, arrays in results.items():
         for a, b in zip(arrays, results["plain"]):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5, err_msg=name)

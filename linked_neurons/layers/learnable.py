@@ -35,8 +35,12 @@ class LearnableActivation(ChannelActivationLayer):
         regularizers: Dict from parameter name to regularizer.
         constraints: Dict from parameter name to constraint.
         axis: Channel axis: -1 (default) or 1 (channels_first).
-        fused: If True (default) the backward pass keeps only the input and
-            the parameters.
+        fused: None (default): the form measured to be at most as slow and
+            as large as the other where the layer is traced (see
+            ``linked_neurons.ops._policy``: plain everywhere measured);
+            True: the backward pass keeps only the input and the
+            parameters, and its gradient of the sharpness parameter is the
+            more accurate in float32; False: plain autodiff.
         **kwargs: Base layer keyword arguments.
     """
 
@@ -51,7 +55,7 @@ class LearnableActivation(ChannelActivationLayer):
         regularizers=None,
         constraints=None,
         axis=-1,
-        fused=True,
+        fused=None,
         **kwargs,
     ):
         super().__init__(axis=axis, fused=fused, **kwargs)
@@ -276,8 +280,12 @@ class LEAF(LearnableActivation):
             Constraints of each parameter.
         axis: Channel axis, used by ``shared_axes="spatial"``: -1 (default)
             or 1 (channels_first).
-        fused: If True (default) the backward pass keeps only the input and
-            the parameters and recomputes the rest.
+        fused: None (default): the form measured to be at most as slow and
+            as large as the other where the layer is traced (see
+            ``linked_neurons.ops._policy``: plain everywhere measured);
+            True: the backward pass keeps only the input and the
+            parameters, and its gradient of the sharpness parameter is the
+            more accurate in float32; False: plain autodiff.
         **kwargs: Base layer keyword arguments (``name``, ``dtype``, ...).
 
     Input shape:
@@ -323,7 +331,7 @@ class LEAF(LearnableActivation):
         p3_constraint=None,
         p4_constraint=None,
         axis=-1,
-        fused=True,
+        fused=None,
         **kwargs,
     ):
         super().__init__(
@@ -369,8 +377,12 @@ class AHAF(LearnableActivation):
         beta_constraint, gamma_constraint: Constraints of each parameter.
         axis: Channel axis, used by ``shared_axes="spatial"``: -1 (default)
             or 1 (channels_first).
-        fused: If True (default) the backward pass keeps only the input and
-            the parameters.
+        fused: None (default): the form measured to be at most as slow and
+            as large as the other where the layer is traced (see
+            ``linked_neurons.ops._policy``: plain everywhere measured);
+            True: the backward pass keeps only the input and the
+            parameters, and its gradient of the sharpness parameter is the
+            more accurate in float32; False: plain autodiff.
         **kwargs: Base layer keyword arguments (``name``, ``dtype``, ...).
 
     Input shape:
@@ -412,7 +424,7 @@ class AHAF(LearnableActivation):
         beta_constraint=None,
         gamma_constraint=None,
         axis=-1,
-        fused=True,
+        fused=None,
         **kwargs,
     ):
         super().__init__(

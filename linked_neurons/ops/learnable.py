@@ -5,9 +5,12 @@
 
 The parameters are tensors that broadcast against ``x`` (a scalar, one value
 per channel, or one value per neuron: ``x.shape[1:]``). Each function has a
-fused form (the default) whose backward pass keeps only ``x`` and the
+fused form (``fused=True``) whose backward pass keeps only ``x`` and the
 parameters and recomputes the rest, and a plain form (``fused=False``) that
-is the straightforward ``keras.ops`` composition left to autodiff.
+is the straightforward ``keras.ops`` composition left to autodiff. The
+default, ``fused=None``, picks the form measured to be at most as slow and as
+large as the other for the backend, compile mode, device and dtype
+(``linked_neurons.ops._policy``).
 
 Precision: under float16 and bfloat16 inputs the formula is evaluated in
 float32 and the result cast back to the input dtype. The "relu" inits set
@@ -22,6 +25,7 @@ values. Gradients of the parameters come back in the parameters' own dtype
 from keras import backend, ops
 
 from linked_neurons.ops._grad import fused_op, sum_to_shape
+from linked_neurons.ops._policy import use_fused
 
 _LOW_PRECISION = ("float16", "bfloat16")
 
@@ -103,7 +107,7 @@ def _as_params(x, params):
     return out
 
 
-def leaf(x, p1, p2, p3, p4, fused=True):
+def leaf(x, p1, p2, p3, p4, fused=None):
     """Learnable extended activation function (LEAF).
 
     ``y = (p1 * x + p2) * sigmoid(p3 * x) + p4``. With ``s = sigmoid(p3 x)``
@@ -116,8 +120,9 @@ def leaf(x, p1, p2, p3, p4, fused=True):
         x: Floating-point tensor.
         p1, p2, p3, p4: Tensors (or numbers) that broadcast against ``x``;
             typically float32 even when ``x`` is float16 or bfloat16.
-        fused: If True (default), the backward pass recomputes everything
-            from ``x`` and the parameters; if False, plain autodiff.
+        fused: None (default): the faster form for this backend, compile
+            mode, device and dtype; True: the backward pass recomputes
+            everything from ``x`` and the parameters; False: plain autodiff.
 
     Returns:
         A tensor of the shape and dtype of ``x``.
@@ -133,7 +138,7 @@ def leaf(x, p1, p2, p3, p4, fused=True):
     """
     x = ops.convert_to_tensor(x)
     params = _as_params(x, (p1, p2, p3, p4))
-    return _leaf_fused(x, *params) if fused else leaf_plain(x, *params)
+    return _leaf_fused(x, *params) if use_fused("leaf", fused, x) else leaf_plain(x, *params)
 
 
 # ---------------------------------------------------------------------------- AHAF
@@ -163,7 +168,7 @@ def _ahaf_grad(g, x, beta, gamma):
 _ahaf_fused = fused_op(ahaf_plain, _ahaf_grad)
 
 
-def ahaf(x, beta, gamma, fused=True):
+def ahaf(x, beta, gamma, fused=None):
     """Adaptive hybrid activation function (AHAF).
 
     ``y = beta * x * sigmoid(gamma * x)``: ReLU-like for a large ``gamma``,
@@ -174,7 +179,9 @@ def ahaf(x, beta, gamma, fused=True):
     Args:
         x: Floating-point tensor.
         beta, gamma: Tensors (or numbers) that broadcast against ``x``.
-        fused: If True (default), the backward pass keeps only the inputs.
+        fused: None (default): the faster form for this backend, compile
+            mode, device and dtype; True: the backward pass keeps only the
+            inputs; False: plain autodiff.
 
     Returns:
         A tensor of the shape and dtype of ``x``.
@@ -190,7 +197,9 @@ def ahaf(x, beta, gamma, fused=True):
     """
     x = ops.convert_to_tensor(x)
     beta, gamma = _as_params(x, (beta, gamma))
-    return _ahaf_fused(x, beta, gamma) if fused else ahaf_plain(x, beta, gamma)
+    if use_fused("ahaf", fused, x):
+        return _ahaf_fused(x, beta, gamma)
+    return ahaf_plain(x, beta, gamma)
 
 
 # Conditioning of the "relu" inits. ``x * sigmoid(p3 * x)`` differs from ReLU by at
