@@ -2,9 +2,10 @@
 
 Run from the root of a clone (``python benchmarks/activations.py --help``).
 For each op (LKReLU, LKSELU, LKSwish, Mish, SELU; Swish on request) and each
-implementation, the script prints one row per XLA setting (LKPReLU, whose
-slopes take gradients as well, is in the ops section of ``benchmarks/gpu.py``,
-which differentiates every argument):
+implementation, the script prints one row per XLA setting (LKPReLU, LEAF and
+AHAF, whose parameters take gradients as well, are in the ops section of
+``benchmarks/gpu.py``, which differentiates every argument: ``--ops lkprelu
+leaf ahaf``):
 
 ``default (fused)`` / ``default (plain)``
     the op as a layer or ``linked_neurons.ops`` runs it by default
