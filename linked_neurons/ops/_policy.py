@@ -102,8 +102,9 @@ FUSED_BY_DEFAULT = {
 # float32 (0.72x), and in a network they kept more (JAX: 1.03x and 1.52x the
 # planned bytes; TensorFlow's graph runtime: 1.28x and 1.20x the peak) or, on
 # PyTorch, 0.51x the saved bytes at 1.22x-1.30x the step time. Their fused
-# backward is the more accurate one for p3 / gamma (up to 1.2e-6 of the largest
-# term in float32, against 9e-5 for the plain one), which minibatch noise swamps.
+# backward is the more accurate one for p3 / gamma (up to 1.5e-6 of the largest
+# term in float32, against 8.9e-5 for the plain one: benchmarks/
+# learnable_precision.py), which minibatch noise swamps.
 
 #: ``(backend, mode, device) -> {dtype: ops}``: ops of :data:`FUSED_BY_DEFAULT`
 #: whose default is nevertheless plain for inputs of that dtype, where the
