@@ -74,7 +74,10 @@ memory
     ``--memory-xla`` compiles it with XLA on a CPU as well. Keras runs
     PyTorch eagerly unless ``jit_compile=True``; ``--torch-compile`` sets it
     (``torch.compile`` of the train step, each variant in a fresh process)
-    and compiles the ops section's steps with ``torch.compile`` too.
+    and compiles the ops section's steps with ``torch.compile`` too. On JAX,
+    ``--memory-eager`` compiles the train step with ``run_eagerly=True`` (op
+    by op, no ``jit``); its memory column is then the bytes of the residuals
+    an un-jitted ``jax.vjp`` of the loss keeps for the backward pass.
     ``--memory-dtype-policy mixed_bfloat16`` (or ``mixed_float16``,
     ``float64``) builds the network under that Keras dtype policy, so that
     the activations compute in that dtype. float64 on JAX (``--dtypes`` or
@@ -156,6 +159,9 @@ def parse_args(argv=None):
     p.add_argument("--memory-xla", action="store_true",
                    help="TensorFlow: compile the memory section's train step with XLA "
                         "(jit_compile=True) where Keras would not (a CPU)")
+    p.add_argument("--memory-eager", action="store_true",
+                   help="JAX: run the memory section's train step op by op "
+                        "(run_eagerly=True) instead of under jit")
     p.add_argument("--torch-compile", action="store_true",
                    help="PyTorch: the ops section's steps under torch.compile and the memory "
                         "section's train step with jit_compile=True (torch.compile), where "
@@ -434,6 +440,10 @@ def main(argv=None):
     if args.memory_xla and backend.name != "tensorflow":
         print(f"gpu.py: --memory-xla is for the TensorFlow backend (this is {backend.name}; "
               f"Keras compiles JAX's train step with XLA anyway)", file=sys.stderr)
+        return 2
+    if args.memory_eager and backend.name != "jax":
+        print(f"gpu.py: --memory-eager is for the JAX backend (this is {backend.name})",
+              file=sys.stderr)
         return 2
     if args.torch_compile and backend.name != "torch":
         print(f"gpu.py: --torch-compile is for the PyTorch backend (this is {backend.name})",

@@ -61,7 +61,8 @@ def memory_probe(backend, args, variant):
         keras.config.set_dtype_policy(policy)
     model.compile(optimizer="adam",
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=True if args.memory_xla or args.torch_compile else "auto")
+                  jit_compile=True if args.memory_xla or args.torch_compile else "auto",
+                  run_eagerly=args.memory_eager)
     rng = np.random.default_rng(4)
     x = backend.tensor(rng.normal(size=(batch, *shape)).astype("float32"))
     y = backend.tensor(rng.integers(0, 10, size=(batch,)).astype("int32"))
@@ -83,7 +84,7 @@ def memory_probe(backend, args, variant):
     backend.sync(model.train_on_batch(x, y, return_dict=False))
     peak = backend.peak_bytes()
     saved = None
-    if backend.name == "jax":  # XLA's buffer plan of a jitted gradient step
+    if backend.name == "jax":
         import jax
 
         def loss(trainable, non_trainable, x, y):
@@ -91,10 +92,15 @@ def memory_probe(backend, args, variant):
             return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(
                 y, logits, from_logits=True))
 
-        compiled = jax.jit(jax.grad(loss)).lower(
-            [v.value for v in model.trainable_variables],
-            [v.value for v in model.non_trainable_variables], x, y).compile()
-        saved = compiled.memory_analysis().temp_size_in_bytes
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
+        if args.memory_eager:  # the residuals an op-by-op vjp keeps, each buffer once
+            _, vjp = jax.vjp(lambda t: loss(t, non_trainable, x, y), trainable)
+            leaves = {id(a): a for a in jax.tree_util.tree_leaves(vjp) if hasattr(a, "nbytes")}
+            saved = sum(a.nbytes for a in leaves.values())
+        else:  # XLA's buffer plan of a jitted gradient step
+            compiled = jax.jit(jax.grad(loss)).lower(trainable, non_trainable, x, y).compile()
+            saved = compiled.memory_analysis().temp_size_in_bytes
     if backend.name == "torch":
         import torch
 
@@ -130,6 +136,7 @@ def memory_row(backend, args, clock, op, variant, batch):
             or args.torch_compile):
         return memory_probe(backend, args, f"{op}:{variant}")
     flags = [flag for flag, on in (("--small", args.small), ("--memory-xla", args.memory_xla),
+                                   ("--memory-eager", args.memory_eager),
                                    ("--torch-compile", args.torch_compile)) if on]
     if args.memory_dtype_policy:
         flags += ["--memory-dtype-policy", args.memory_dtype_policy]
@@ -167,7 +174,8 @@ def run_memory(backend, args, clock, report):
     _, shape = deep_linked_model(None, args.small)
     depth = 4 if args.small else 16
     notes = ", XLA (--memory-xla)" if args.memory_xla else (
-        ", torch.compile (--torch-compile)" if args.torch_compile else "")
+        ", torch.compile (--torch-compile)" if args.torch_compile else (
+            ", op by op (--memory-eager)" if args.memory_eager else ""))
     if args.memory_dtype_policy:
         notes += f", dtype policy {args.memory_dtype_policy}"
     report.emit(f"## Peak memory of a training step: {depth} x (Conv2D + activation), batch "
@@ -175,5 +183,7 @@ def run_memory(backend, args, clock, report):
                 f"{notes})")
     report.emit()
     report.table(["activation", "fused=", "form", "peak MiB", "peak - before step MiB",
-                  "saved for backward MiB (torch) / XLA temp MiB of a grad step (JAX)",
+                  "saved for backward MiB (torch) / " + (
+                      "vjp residuals MiB (JAX)" if args.memory_eager
+                      else "XLA temp MiB of a grad step (JAX)"),
                   "step ms"], rows)

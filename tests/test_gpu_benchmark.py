@@ -244,6 +244,33 @@ def test_memory_xla_is_refused_on_other_backends(capsys):
     assert "--memory-xla is for the TensorFlow backend" in capsys.readouterr().err
 
 
+@pytest.mark.skipif(BACKEND == "jax", reason="the flag is refused on TensorFlow and PyTorch")
+def test_memory_eager_is_refused_on_other_backends(capsys):
+    gpu = _load()
+    assert gpu.main(["--small", "--sections", "memory", "--memory-eager"]) == 2
+    assert "--memory-eager is for the JAX backend" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # three small op-by-op training steps, each in a subprocess, ~35 s
+@pytest.mark.skipif(BACKEND != "jax", reason="--memory-eager is JAX's")
+def test_small_memory_rows_without_jit_name_the_eager_default_and_count_residuals(tmp_path):
+    from linked_neurons.ops import _policy
+
+    out = tmp_path / "memory_eager.md"
+    gpu = _load()
+    assert gpu.main(["--small", "--sections", "memory", "--memory-ops", "lkrelu",
+                     "--memory-eager", "--repeats", "1", "--time-cap", "3000",
+                     "--output", str(out)]) == 0
+    text = out.read_text()
+    assert "op by op (--memory-eager)" in text and "vjp residuals MiB (JAX)" in text
+    rows = {r[1]: r for r in _tables(text) if r[0] == "LKReLU"}
+    fused = _policy.fused_by_default("lk_relu", ("jax", "eager", "cpu"), "float32")
+    assert rows["default"][2] == ("fused" if fused else "plain")
+    saved = {v: float(rows[v][5].replace(",", "")) for v in ("default", "fused", "plain")}
+    assert 0 < saved["fused"] < saved["plain"]  # the fused backward keeps only x
+    assert saved["default"] == saved["fused" if fused else "plain"]
+
+
 def _torch_python(*args, timeout=900):
     """``python *args`` in a process on the PyTorch backend; asserts it exits 0."""
     env = {**os.environ, "KERAS_BACKEND": "torch", "TF_CPP_MIN_LOG_LEVEL": "3"}

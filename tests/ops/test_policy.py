@@ -247,3 +247,38 @@ def test_tensorflow_xla_lk_selu_is_fused_for_float32_and_plain_for_float16_on_cp
         x = tf.constant(random_input((2, 3, 4)), dtype=dtype)
         tf.function(ln_ops.lk_selu, jit_compile=True)(x)
     assert calls == ["float32"]
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="a decision of the JAX backend's table")
+@pytest.mark.parametrize("op, module, fused_name", [
+    ("lk_relu", "linked_neurons.ops.linked", "_fused_lk_relu"),
+    ("mish", "linked_neurons.ops.activations", "_mish_fused"),
+])
+def test_jax_without_jit_default_is_fused_in_float32_and_float64_only_on_cpu(
+        monkeypatch, op, module, fused_name):
+    # run_eagerly=True on JAX: fused LKReLU and Mish in float32 (float64 follows
+    # it), plain in the half-precision dtypes, which were not measured.
+    import jax
+
+    if jax.default_backend() != "cpu":
+        pytest.skip("the decision measured on a CPU")
+    target = importlib.import_module(module)
+    calls = []
+    real = getattr(target, fused_name)
+
+    def spy(x, *args):
+        calls.append(str(x.dtype))
+        return real(x, *args)
+
+    monkeypatch.setattr(target, fused_name, spy)
+    for dtype in ("float32", "float64", "bfloat16", "float16"):
+        x = jax.numpy.asarray(random_input((2, 3, 4)), dtype=dtype)
+        assert str(x.dtype) == dtype  # float64 needs jax_enable_x64 (conftest)
+        assert _policy.setting(x) == ("jax", "eager", "cpu")
+        getattr(ln_ops, op)(x)
+    assert calls == ["float32", "float64"]
+    # under jit the other table decides: LKReLU plain, Mish fused (a new function,
+    # so that no earlier jax.jit of the op answers from its cache without tracing)
+    jax.jit(lambda x: getattr(ln_ops, op)(x))(
+        jax.numpy.asarray(random_input((2, 3, 4)), dtype="float32"))
+    assert calls == ["float32", "float64"] + {"lk_relu": [], "mish": ["float32"]}[op]
