@@ -150,19 +150,23 @@ def test_small_memory_rows_per_activation_name_the_default_form(tmp_path):
                 assert float(row[3].replace(",", "")) > 0
 
 
+def _small_memory_rows(tmp_path, op, label, flag):
+    """``--small`` memory section of ``op`` with ``flag``: its Markdown, and the rows
+    of the ``label`` layer keyed by variant (default, fused, plain)."""
+    out = tmp_path / f"memory_{op}.md"
+    assert _load().main(["--small", "--sections", "memory", "--memory-ops", op, flag,
+                         "--repeats", "1", "--time-cap", "3000", "--output", str(out)]) == 0
+    text = out.read_text()
+    return text, {r[1]: r for r in _tables(text) if r[0] == label}
+
+
 @pytest.mark.slow  # three small XLA training steps, each in a subprocess (~25 s)
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="--memory-xla is TensorFlow's")
 def test_small_memory_rows_under_xla_name_the_xla_default(tmp_path):
     from linked_neurons.ops import _policy
 
-    out = tmp_path / "memory_xla.md"
-    gpu = _load()
-    assert gpu.main(["--small", "--sections", "memory", "--memory-ops", "lkselu",
-                     "--memory-xla", "--repeats", "1", "--time-cap", "3000",
-                     "--output", str(out)]) == 0
-    text = out.read_text()
+    text, rows = _small_memory_rows(tmp_path, "lkselu", "LKSELU", "--memory-xla")
     assert "XLA (--memory-xla)" in text
-    rows = {r[1]: r for r in _tables(text) if r[0] == "LKSELU"}
     fused = _policy.fused_by_default("lk_selu", ("tensorflow", "xla", "cpu"), "float32")
     assert rows["default"][2] == ("fused" if fused else "plain")
     assert all(float(rows[v][3].replace(",", "")) > 0 for v in ("default", "fused", "plain"))
@@ -256,14 +260,8 @@ def test_memory_eager_is_refused_on_other_backends(capsys):
 def test_small_memory_rows_without_jit_name_the_eager_default_and_count_residuals(tmp_path):
     from linked_neurons.ops import _policy
 
-    out = tmp_path / "memory_eager.md"
-    gpu = _load()
-    assert gpu.main(["--small", "--sections", "memory", "--memory-ops", "lkrelu",
-                     "--memory-eager", "--repeats", "1", "--time-cap", "3000",
-                     "--output", str(out)]) == 0
-    text = out.read_text()
+    text, rows = _small_memory_rows(tmp_path, "lkrelu", "LKReLU", "--memory-eager")
     assert "op by op (--memory-eager)" in text and "vjp residuals MiB (JAX)" in text
-    rows = {r[1]: r for r in _tables(text) if r[0] == "LKReLU"}
     fused = _policy.fused_by_default("lk_relu", ("jax", "eager", "cpu"), "float32")
     assert rows["default"][2] == ("fused" if fused else "plain")
     saved = {v: float(rows[v][5].replace(",", "")) for v in ("default", "fused", "plain")}
