@@ -28,7 +28,8 @@ ops
     with the framework's sigmoid), against the physical floor: the
     bytes the step must move (read ``x`` and the upstream gradient, write the
     output and ``dx``) over the copy bandwidth measured in the same run.
-    JAX steps run under ``jax.jit``, PyTorch steps eagerly (under
+    JAX steps run under ``jax.jit`` (op by op with ``--ops-eager``, as
+    Keras' ``run_eagerly=True`` runs them), PyTorch steps eagerly (under
     ``torch.compile`` with ``--torch-compile``), TensorFlow steps in a
     ``tf.function`` with and without XLA.
 mixconv
@@ -162,6 +163,8 @@ def parse_args(argv=None):
     p.add_argument("--memory-eager", action="store_true",
                    help="JAX: run the memory section's train step op by op "
                         "(run_eagerly=True) instead of under jit")
+    p.add_argument("--ops-eager", action="store_true",
+                   help="JAX: run the ops section's steps op by op instead of under jit")
     p.add_argument("--torch-compile", action="store_true",
                    help="PyTorch: the ops section's steps under torch.compile and the memory "
                         "section's train step with jit_compile=True (torch.compile), where "
@@ -441,10 +444,11 @@ def main(argv=None):
         print(f"gpu.py: --memory-xla is for the TensorFlow backend (this is {backend.name}; "
               f"Keras compiles JAX's train step with XLA anyway)", file=sys.stderr)
         return 2
-    if args.memory_eager and backend.name != "jax":
-        print(f"gpu.py: --memory-eager is for the JAX backend (this is {backend.name})",
-              file=sys.stderr)
-        return 2
+    for flag in ("--memory-eager", "--ops-eager"):
+        if getattr(args, flag[2:].replace("-", "_")) and backend.name != "jax":
+            print(f"gpu.py: {flag} is for the JAX backend (this is {backend.name})",
+                  file=sys.stderr)
+            return 2
     if args.torch_compile and backend.name != "torch":
         print(f"gpu.py: --torch-compile is for the PyTorch backend (this is {backend.name})",
               file=sys.stderr)
@@ -456,6 +460,7 @@ def main(argv=None):
               "JAX would compute in float32)", file=sys.stderr)
         return 2
     backend.torch_compile = args.torch_compile
+    backend.jax_eager = args.ops_eager
     if args.memory_probe:
         print(json.dumps(memory_probe(backend, args, args.memory_probe)), flush=True)
         return 0

@@ -44,6 +44,8 @@ class Backend:
         self.versions = f"Keras {keras.__version__}, {self.versions}"
         #: PyTorch: compile the steps with ``torch.compile`` (``--torch-compile``).
         self.torch_compile = False
+        #: JAX: run the ops section's steps op by op, without ``jit`` (``--ops-eager``).
+        self.jax_eager = False
 
     # -------------------------------------------------------------- tensors, sync
     def tensor(self, array, dtype=None):
@@ -72,7 +74,7 @@ class Backend:
     def modes(self):
         """Compile modes of the op steps: (label, option)."""
         if self.name == "jax":
-            return [("jit", True)]
+            return [("eager", False)] if self.jax_eager else [("jit", True)]
         if self.name == "torch":
             return [("compile", True)] if self.torch_compile else [("eager", False)]
         return [("xla", True), ("graph", False)]

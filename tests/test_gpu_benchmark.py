@@ -248,11 +248,34 @@ def test_memory_xla_is_refused_on_other_backends(capsys):
     assert "--memory-xla is for the TensorFlow backend" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(BACKEND == "jax", reason="the flag is refused on TensorFlow and PyTorch")
-def test_memory_eager_is_refused_on_other_backends(capsys):
+@pytest.mark.skipif(BACKEND == "jax", reason="the flags are refused on TensorFlow and PyTorch")
+@pytest.mark.parametrize("section, flag", [("memory", "--memory-eager"), ("ops", "--ops-eager")])
+def test_jax_eager_flags_are_refused_on_other_backends(section, flag, capsys):
     gpu = _load()
-    assert gpu.main(["--small", "--sections", "memory", "--memory-eager"]) == 2
-    assert "--memory-eager is for the JAX backend" in capsys.readouterr().err
+    assert gpu.main(["--small", "--sections", section, flag]) == 2
+    assert f"{flag} is for the JAX backend" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # a JAX process (~15 s); .ci/run's slow step has JAX
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs JAX")
+def test_small_ops_rows_without_jit_name_the_eager_default_of_each_dtype(tmp_path):
+    # --ops-eager times the op steps without jax.jit, and each default row
+    # names the form of ("jax", "eager", "cpu") for its dtype.
+    from linked_neurons.ops import _policy
+
+    ops, dtypes = ("lkrelu", "mish", "selu"), ("float32", "bfloat16", "float64")
+    out = tmp_path / "eager.md"
+    _python("jax", os.path.join(ROOT, "benchmarks", "gpu.py"), "--small", "--ops-eager",
+            "--sections", "ops", "--ops", *ops, "--dtypes", *dtypes, "--repeats", "1",
+            "--output", out, JAX_ENABLE_X64="1")
+    gpu = _load()
+    rows = [r for r in _tables(out.read_text()) if r[0] in ops]
+    assert sorted((r[0], r[1], r[2]) for r in rows) == sorted(
+        (op, d, "eager") for op in ops for d in dtypes)
+    for op, dtype, _mode, *cells in rows:
+        fused = _policy.fused_by_default(gpu.POLICY_NAME[op], ("jax", "eager", "cpu"), dtype)
+        assert cells[1] == ("fused" if fused else "plain"), (op, dtype)
+        assert all(float(v) > 0 for v in cells[:1] + cells[2:5])
 
 
 @pytest.mark.slow  # three small op-by-op training steps, each in a subprocess, ~35 s
@@ -269,9 +292,9 @@ def test_small_memory_rows_without_jit_name_the_eager_default_and_count_residual
     assert saved["default"] == saved["fused" if fused else "plain"]
 
 
-def _torch_python(*args, timeout=900):
-    """``python *args`` in a process on the PyTorch backend; asserts it exits 0."""
-    env = {**os.environ, "KERAS_BACKEND": "torch", "TF_CPP_MIN_LOG_LEVEL": "3"}
+def _python(backend, *args, timeout=900, **env_vars):
+    """``python *args`` in a process on ``backend``; asserts it exits 0."""
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", **env_vars}
     result = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
                             env=env, timeout=timeout)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -293,10 +316,9 @@ def test_small_torch_compile_rows_name_the_compile_default(tmp_path):
     from linked_neurons.ops import _policy
 
     out = tmp_path / "compile.md"
-    _torch_python(os.path.join(ROOT, "benchmarks", "gpu.py"), "--small", "--torch-compile",
-                  "--sections", "ops", "memory", "--ops", "lkrelu", "--dtypes", "float32",
-                  "--memory-ops", "lkrelu", "--repeats", "1", "--time-cap", "3000",
-                  "--output", out)
+    _python("torch", os.path.join(ROOT, "benchmarks", "gpu.py"), "--small", "--torch-compile",
+            "--sections", "ops", "memory", "--ops", "lkrelu", "--dtypes", "float32",
+            "--memory-ops", "lkrelu", "--repeats", "1", "--time-cap", "3000", "--output", out)
     text = out.read_text()
     assert "torch.compile (--torch-compile)" in text
     fused = _policy.fused_by_default("lk_relu", ("torch", "compile", "cpu"), "float32")
@@ -340,7 +362,7 @@ def test_the_default_step_records_its_form_without_recompiling(tmp_path):
     # that changed a guard (a list that grows) would recompile at every call.
     script = tmp_path / "recompiles.py"
     script.write_text(RECOMPILES)
-    result = _torch_python(script, os.path.join(ROOT, "benchmarks", "gpu.py"), timeout=300)
+    result = _python("torch", script, os.path.join(ROOT, "benchmarks", "gpu.py"), timeout=300)
     first, after, form = result.stdout.split()[-3:]
     assert int(first) >= 1 and after == first and form in ("True", "False")
 
