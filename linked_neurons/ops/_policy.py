@@ -87,7 +87,8 @@ FUSED_BY_DEFAULT = {
     # timed twice differed by up to 16 %); the fused Mish tied alone
     # (0.98x-1.02x) and kept 0.33x the bytes at 0.95x-1.04x the time. The
     # fused LKSELU, LKSwish and SELU took 1.38x-1.81x the plain time alone.
-    # Measured in float32 only.
+    # Measured again in bfloat16, float16 and float64: the fused LKReLU kept
+    # its lead, the fused Mish in float64 only (PLAIN_IN_DTYPE).
     ("jax", "eager", "cpu"): frozenset({"lk_relu", "mish"}),
     # PyTorch eager: the fused backward is several elementwise kernels where
     # autograd runs one (on an H200: 1.0x to 4x the plain form's time), except
@@ -119,8 +120,7 @@ FUSED_BY_DEFAULT = {
 #: fused form measured slower or larger in it. The table above was measured
 #: in float32; the op alone was measured again in bfloat16, float16 and
 #: float64 (every CPU setting of the table but TensorFlow's eager mode, which
-#: follows the graph runtime, and JAX without ``jit``, measured in float32 only
-#: and so plain in bfloat16 and float16) and the network under Keras' ``mixed_bfloat16``,
+#: follows the graph runtime) and the network under Keras' ``mixed_bfloat16``,
 #: ``mixed_float16`` and ``float64`` policies. The fused forms kept their lead
 #: or tied, except:
 #:
@@ -129,19 +129,20 @@ FUSED_BY_DEFAULT = {
 #:   ``jit``, whose gradient step plans 4 MiB more than the plain one's
 #:   (525.06 against 521.07 MiB; 0.87x the step time); Swish in TensorFlow's
 #:   graph runtime, 1.05x-1.17x the plain peak in two runs; SELU under JAX's
-#:   ``jit``, 1.38x-1.48x the plain time alone in three runs.
+#:   ``jit``, 1.38x-1.48x the plain time alone in three runs; Mish in JAX
+#:   without ``jit``, 1.16x the plain time alone in two runs.
 #: - float16: LKSELU under TensorFlow's XLA, 1.12x and 1.29x the plain time
 #:   alone (0.67x-0.75x in float64); Swish in TensorFlow's graph runtime,
 #:   0.96x-1.08x the plain peak in one run and 1.02x-1.07x in another; SELU
-#:   under JAX's ``jit``, 1.13x and 1.28x the plain time alone.
+#:   under JAX's ``jit``, 1.13x and 1.28x the plain time alone; Mish in JAX
+#:   without ``jit``, 1.30x and 1.35x the plain time alone.
 PLAIN_IN_DTYPE = {
     ("jax", "jit", "cpu"): {
         "bfloat16": frozenset({"mish", "lk_swish", "selu"}),
         "float16": frozenset({"selu"}),
     },
     ("tensorflow", "xla", "cpu"): {"float16": frozenset({"lk_selu"})},
-    # measured in float32 only: plain in the half-precision dtypes
-    ("jax", "eager", "cpu"): {d: frozenset({"lk_relu", "mish"}) for d in ("bfloat16", "float16")},
+    ("jax", "eager", "cpu"): {d: frozenset({"mish"}) for d in ("bfloat16", "float16")},
     ("tensorflow", "graph", "cpu"): {d: frozenset({"swish"}) for d in ("bfloat16", "float16")},
     ("tensorflow", "eager", "cpu"): {d: frozenset({"swish"}) for d in ("bfloat16", "float16")},
 }
