@@ -440,19 +440,18 @@ def main(argv=None):
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     backend = Backend()
-    if args.memory_xla and backend.name != "tensorflow":
-        print(f"gpu.py: --memory-xla is for the TensorFlow backend (this is {backend.name}; "
-              f"Keras compiles JAX's train step with XLA anyway)", file=sys.stderr)
-        return 2
-    for flag in ("--memory-eager", "--ops-eager"):
-        if getattr(args, flag[2:].replace("-", "_")) and backend.name != "jax":
-            print(f"gpu.py: {flag} is for the JAX backend (this is {backend.name})",
+    backend_flags = (  # (flag, given, the backend it is for, its name, note)
+        ("--memory-xla", args.memory_xla, "tensorflow", "TensorFlow",
+         "; Keras compiles JAX's train step with XLA anyway"),
+        ("--memory-eager", args.memory_eager, "jax", "JAX", ""),
+        ("--ops-eager", args.ops_eager, "jax", "JAX", ""),
+        ("--torch-compile", args.torch_compile, "torch", "PyTorch", ""),
+    )
+    for flag, given, needs, name, note in backend_flags:
+        if given and backend.name != needs:
+            print(f"gpu.py: {flag} is for the {name} backend (this is {backend.name}{note})",
                   file=sys.stderr)
             return 2
-    if args.torch_compile and backend.name != "torch":
-        print(f"gpu.py: --torch-compile is for the PyTorch backend (this is {backend.name})",
-              file=sys.stderr)
-        return 2
     wants_float64 = (("ops" in args.sections and "float64" in args.dtypes)
                      or args.memory_dtype_policy == "float64")
     if wants_float64 and backend.name == "jax" and not _jax_has_float64():
