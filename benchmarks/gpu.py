@@ -34,9 +34,11 @@ ops
     ``tf.function`` with and without XLA.
 mixconv
     ``MixedDepthwiseConv2D([3, 5, 7, 9])`` forward and backward (input and
-    kernels) on ``[64, 56, 56, 192]``, computed as grouped convolutions, as
-    shifted slices, as sums of 3x3 tiles and as one zero-padded kernel,
-    against ``keras.layers.DepthwiseConv2D(9)`` and ``DepthwiseConv2D(3)``.
+    kernels) on ``[64, 56, 56, 192]`` (or ``--mixconv-shape``), with the
+    implementation the layer picks (``auto``, with its pick) and computed as
+    grouped convolutions, as shifted slices, as sums of 3x3 tiles and as
+    one zero-padded kernel, against ``keras.layers.DepthwiseConv2D(9)`` and
+    ``DepthwiseConv2D(3)``, in the compilation modes of the ops section.
 b0
     ``EfficientNetBuilder`` B0 (batch 64 at 224x224, or ``--b0-batch``; 1000
     classes, Adam): median time of ``model.train_on_batch`` on inputs already
@@ -146,6 +148,9 @@ def parse_args(argv=None):
                    help="dtypes of the ops section (default float32 bfloat16)")
     p.add_argument("--ops-shape", type=int, nargs=4, default=None,
                    help="input shape of the ops section (default 256 56 56 64; 4 8 8 16 small)")
+    p.add_argument("--mixconv-shape", type=int, nargs=4, default=None,
+                   help="input shape of the mixconv section (default 64 56 56 192; 2 16 16 12 "
+                        "small)")
     p.add_argument("--b0-rows", nargs="+", choices=list(B0_ROWS), default=None,
                    help="B0 rows for the b0 section to run, timed in turn (default: its six; "
                         "b0-extra then runs the other rows not named)")
@@ -164,7 +169,8 @@ def parse_args(argv=None):
                    help="JAX: run the memory section's train step op by op "
                         "(run_eagerly=True) instead of under jit")
     p.add_argument("--ops-eager", action="store_true",
-                   help="JAX: run the ops section's steps op by op instead of under jit")
+                   help="JAX: run the ops and mixconv sections' steps op by op instead of "
+                        "under jit")
     p.add_argument("--torch-compile", action="store_true",
                    help="PyTorch: the ops section's steps under torch.compile and the memory "
                         "section's train step with jit_compile=True (torch.compile), where "
@@ -371,60 +377,74 @@ def run_mixconv(backend, args, clock, report):
 
     from linked_neurons.layers.convolutional import MixedDepthwiseConv2D
 
-    shape = (2, 16, 16, 12) if args.small else (64, 56, 56, 192)
+    shape = tuple(args.mixconv_shape or ((2, 16, 16, 12) if args.small else (64, 56, 56, 192)))
     inner = 1 if args.small else 10
     rng = np.random.default_rng(1)
     x = backend.tensor(rng.normal(size=shape).astype("float32"))
     g = backend.tensor(rng.normal(size=shape).astype("float32"))
-    layers = {}
-    for impl in ("groups", "shifts", "blocks", "padded"):
-        layer = MixedDepthwiseConv2D([3, 5, 7, 9])
-        layer._implementation = impl
-        layers[f"MixedDepthwiseConv2D([3,5,7,9]), {impl}"] = layer
-    layers["DepthwiseConv2D(9), padded weights"] = keras.layers.DepthwiseConv2D(
+    mixed_label = "MixedDepthwiseConv2D([3,5,7,9])"
+    layers = {}  # (label, implementation) -> layer
+    for impl in ("auto", "groups", "shifts", "blocks", "padded"):
+        layers[(mixed_label, impl)] = MixedDepthwiseConv2D([3, 5, 7, 9], implementation=impl)
+    layers[("DepthwiseConv2D(9), padded weights", "-")] = keras.layers.DepthwiseConv2D(
         9, padding="same", use_bias=False)
-    layers["DepthwiseConv2D(3)"] = keras.layers.DepthwiseConv2D(3, padding="same",
-                                                                 use_bias=False)
+    layers[("DepthwiseConv2D(3)", "-")] = keras.layers.DepthwiseConv2D(3, padding="same",
+                                                                       use_bias=False)
+    reference = ("DepthwiseConv2D(9), padded weights", "-")
+    mixed = layers[(mixed_label, "groups")]
+    for layer in layers.values():
+        layer.build(shape)
+    for (label, impl), layer in layers.items():
+        if (label, impl) == reference:
+            layer.set_weights([keras.ops.convert_to_numpy(mixed.padded_kernel())])
+        elif label == mixed_label and layer is not mixed:
+            layer.set_weights(mixed.get_weights())  # the grouped layer's weights
     report.emit(f"## MixedDepthwiseConv2D fwd+bwd (input and kernels), x = {list(shape)} "
                 f"float32 (backend {backend.name})")
     report.emit()
-    outputs = {}
-    mixed = layers["MixedDepthwiseConv2D([3,5,7,9]), groups"]
-
-    def prepare(label, layer):
-        layer.build(shape)
-        if label.startswith("DepthwiseConv2D(9)"):
-            layer.set_weights([keras.ops.convert_to_numpy(mixed.padded_kernel())])
-        elif label.startswith("Mixed") and layer is not mixed:
-            layer.set_weights(mixed.get_weights())  # the grouped layer's weights
-        weights = [w.value for w in layer.trainable_weights]
-
-        def fn(x, *w):
-            y, _ = layer.stateless_call(list(w), [], x)
-            return y
-
-        step = backend.vjp_step(fn)
-        outputs[label] = keras.ops.convert_to_numpy(step(g, x, *weights)[0])
-        return functools.partial(step, g, x, *weights)
-
-    steps = prepare_within_cap(
-        backend, clock, "mixconv",
-        [(label, functools.partial(prepare, label, layer)) for label, layer in layers.items()],
-        args.repeats * inner)
-    timed = time_interleaved(backend, steps, args.repeats, inner, warmup=0) if steps else {}
-    reference_ms = timed.get("DepthwiseConv2D(9), padded weights", (None,))[0]
-    base = outputs.get("MixedDepthwiseConv2D([3,5,7,9]), groups")
+    report.emit('`auto` is the layer\'s default (`implementation="auto"`), with the '
+                "implementation it picked in this mode.")
+    report.emit()
     rows = []
-    for label in layers:
-        if label not in timed:
-            rows.append([label, "skipped (time cap)", "", ""])
-            continue
-        ms = timed[label][0]
-        error = "" if base is None or label.endswith("(3)") else \
-            f"{float(np.max(np.abs(outputs[label] - base))):.1e}"
-        rows.append([label, fmt(ms), fmt(None if not reference_ms else ms / reference_ms, 2),
-                     error])
-    report.table(["layer", "ms", "vs padded DepthwiseConv2D(9)", "max |y - groups|"], rows)
+    for mode, compiled in backend.modes():
+        backend.reset_compiler()
+        outputs, picked = {}, {}
+
+        def prepare(key, layer, compiled=compiled, outputs=outputs, picked=picked):
+            weights = [w.value for w in layer.trainable_weights]
+
+            def fn(x, *w):
+                if key[1] == "auto":
+                    picked[key] = layer._implementation_for(x, layer.data_format)
+                y, _ = layer.stateless_call(list(w), [], x)
+                return y
+
+            step = backend.vjp_step(fn, compiled)
+            outputs[key] = keras.ops.convert_to_numpy(step(g, x, *weights)[0])
+            return functools.partial(step, g, x, *weights)
+
+        steps = prepare_within_cap(
+            backend, clock, "mixconv",
+            [(key, functools.partial(prepare, key, layer)) for key, layer in layers.items()],
+            args.repeats * inner)
+        timed = time_interleaved(backend, steps, args.repeats, inner, warmup=0) if steps else {}
+        reference_ms = timed.get(reference, (None,))[0]
+        base = outputs.get((mixed_label, "groups"))
+        for key in layers:
+            label, impl = key
+            if key in picked:
+                impl = f"auto: {picked[key]}"
+            if key not in timed:
+                rows.append([label, impl, mode, "skipped (time cap)", "", ""])
+                continue
+            ms = timed[key][0]
+            error = "" if base is None or label.endswith("(3)") else \
+                f"{float(np.max(np.abs(outputs[key] - base))):.1e}"
+            rows.append([label, impl, mode, fmt(ms),
+                         fmt(None if not reference_ms else ms / reference_ms, 2), error])
+    report.table(["layer", "implementation", "mode", "ms", "vs padded DepthwiseConv2D(9)",
+                  "max |y - groups|"], rows)
+
 
 # ----------------------------------------------------------------------------- main
 def _jax_has_float64():

@@ -44,7 +44,8 @@ class Backend:
         self.versions = f"Keras {keras.__version__}, {self.versions}"
         #: PyTorch: compile the steps with ``torch.compile`` (``--torch-compile``).
         self.torch_compile = False
-        #: JAX: run the ops section's steps op by op, without ``jit`` (``--ops-eager``).
+        #: JAX: run the ops and mixconv sections' steps op by op, without ``jit``
+        #: (``--ops-eager``).
         self.jax_eager = False
 
     # -------------------------------------------------------------- tensors, sync

@@ -59,7 +59,7 @@ def set_mixconv_implementation(model, impl):
     count = 0
     for layer in model._flatten_layers(include_self=False, recursive=True):
         if isinstance(layer, MixedDepthwiseConv2D):
-            layer._implementation = impl
+            layer.implementation = impl
             count += 1
     return count
 

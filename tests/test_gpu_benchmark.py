@@ -41,11 +41,18 @@ def test_small_ops_and_mixconv(tmp_path):
         row = rows[(op, "float32")]
         assert row[4] in ("fused", "plain")  # the form the default picked
         assert all(float(v) > 0 for v in row[3:4] + row[5:9])
-    mixconv = {r[0]: r for r in _tables(text) if r[0].startswith("MixedDepthwiseConv2D")}
-    assert sorted(label.rsplit(" ", 1)[1] for label in mixconv) == [
-        "blocks", "groups", "padded", "shifts"]
-    for label, row in mixconv.items():
-        assert float(row[3]) < 1e-5, label  # same output as the grouped convolutions
+    mixconv = [r for r in _tables(text) if r[0].startswith("MixedDepthwiseConv2D")]
+    modes = [mode for mode, _ in gpu.Backend().modes()]
+    assert sorted({r[2] for r in mixconv}) == sorted(modes)
+    for mode in modes:  # each implementation once per mode, and the one auto picked
+        impls = [r[1] for r in mixconv if r[2] == mode]
+        auto = [impl[len("auto: "):] for impl in impls if impl.startswith("auto: ")]
+        forced = sorted(impl for impl in impls if not impl.startswith("auto: "))
+        assert forced == ["blocks", "groups", "padded", "shifts"] and len(auto) == 1, impls
+        assert auto[0] in forced, impls
+    for row in mixconv:
+        assert float(row[3]) > 0, row
+        assert float(row[5]) < 1e-5, row  # same output as the grouped convolutions
 
 
 @pytest.mark.parametrize("op, width", [("lkprelu", 8), ("leaf", 4), ("ahaf", 4)])
@@ -86,7 +93,7 @@ def test_time_cap_skips_rows(tmp_path):
     assert gpu.main(["--small", "--sections", "mixconv", "--time-cap", "0",
                      "--output", str(out)]) == 0
     rows = [r for r in _tables(out.read_text()) if r[0] != "layer"]
-    assert rows and all(r[1] == "skipped (time cap)" for r in rows)
+    assert rows and all(r[3] == "skipped (time cap)" for r in rows)
 
 
 @pytest.mark.slow  # two B0 trainings (~5 s)

@@ -5,6 +5,7 @@ import functools
 import keras
 from keras import ops
 
+from linked_neurons.ops._policy import setting
 from linked_neurons.ops.depthwise import (
     blocked_depthwise_conv,
     output_size,
@@ -12,6 +13,36 @@ from linked_neurons.ops.depthwise import (
 )
 
 _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+#: The values of :class:`MixedDepthwiseConv2D`'s ``implementation`` argument.
+IMPLEMENTATIONS = ("auto", "groups", "shifts", "blocks", "padded")
+
+#: ``(backend, mode, device) -> implementation`` that ``implementation="auto"``
+#: picks (see ``_policy.setting``); ``"groups"`` everywhere else, including
+#: settings not measured. ``benchmarks/gpu.py --sections mixconv b0`` measures
+#: them (``docs/benchmarks.rst``).
+AUTO_IMPLEMENTATION = {
+    # XLA's depthwise convolution slows down steeply with the kernel size; a
+    # sum of shifted slices, which XLA fuses into a few loops, does not. On an
+    # H200 (JAX) a 9x9 kernel took 100x the time of a 3x3 one; the layer
+    # alone took 0.80x the grouped convolutions' time as shifted slices, and
+    # the mixed B0 1.88x the builder's B0 against 3.02x with one padded
+    # kernel. On a 2-core CPU the layer alone ([3, 5, 7, 9] on
+    # [8, 56, 56, 144], forward and backward) took 0.51x the grouped
+    # convolutions' time under JAX's ``jit`` and 0.32x under TensorFlow's
+    # XLA, and the mixed B0 (batch 8) under JAX 0.72x the builder's B0
+    # against 1.10x as grouped convolutions.
+    ("jax", "jit", "gpu"): "shifts",
+    ("jax", "jit", "cpu"): "shifts",
+    ("tensorflow", "xla", "cpu"): "shifts",
+    # Everywhere else measured the groups were fastest. On the CPU the
+    # shifted slices took 1.8x the grouped convolutions' time in JAX without
+    # ``jit`` and 30x in TensorFlow's graph runtime, where every slice is a
+    # kernel of its own, and 7x on PyTorch, eager and under
+    # ``torch.compile``; the 3x3 tiles 2.8x-4.6x, one padded kernel
+    # 1.1x-2.2x. Settings not measured (TensorFlow's eager mode among them)
+    # keep the groups too.
+}
 
 
 def split_channels(channels, groups):
@@ -70,20 +101,6 @@ def _cpu_only_tensorflow():
     return not tf.config.list_logical_devices("GPU")
 
 
-def _on_gpu(x):
-    """Whether ``x`` is computed on a GPU (at trace time under compilation)."""
-    name = keras.backend.backend()
-    if name == "torch":
-        return x.device.type == "cuda"
-    if name == "jax":
-        import jax
-
-        return jax.default_backend() == "gpu"
-    if name == "tensorflow":
-        return not _cpu_only_tensorflow()
-    return False
-
-
 @keras.saving.register_keras_serializable(package="linked_neurons")
 class MixedDepthwiseConv2D(keras.layers.Layer):
     """Mixed depthwise 2D convolution (MixConv): several kernel sizes in one layer.
@@ -96,26 +113,38 @@ class MixedDepthwiseConv2D(keras.layers.Layer):
     ``[6, 5, 5]`` and hold ``6*9 + 5*25 + 5*49 = 424`` weights. With a single
     kernel size the layer equals ``keras.layers.DepthwiseConv2D``.
 
-    The groups are a fixed, small set known when the layer is built. The layer
-    computes them, with the same outputs, in the way measured fastest for
-    the backend and device it is called on (``benchmarks/gpu.py``):
+    The groups are a fixed, small set known when the layer is built. The
+    layer computes them in one of four ways (``implementation``), with the
+    same outputs up to float rounding; the default, ``"auto"``, picks the one
+    measured fastest where the layer is traced: backend, compilation mode
+    and device (``AUTO_IMPLEMENTATION`` in this module; the measurements are
+    on the benchmarks page of the docs):
 
-    - ``G`` depthwise convolutions plus one concatenation (the default);
-    - on JAX with a GPU, each group as a sum of ``kh * kw`` shifted slices
-      of the input times one kernel tap, which XLA fuses into a few loops:
-      XLA's GPU depthwise convolutions slow down steeply with the kernel
-      size (a 9x9 one runs about 100 times longer than a 3x3 one);
-    - on request only, each group as a sum of depthwise convolutions with
-      tiles of at most 3x3 taps of its kernel
+    - ``"groups"``: ``G`` depthwise convolutions plus one concatenation.
+      Picked where every op runs as a kernel of its own (TensorFlow's graph
+      runtime and eager mode, PyTorch, JAX without ``jit``) and wherever
+      nothing was measured.
+    - ``"shifts"``: each group as a sum of ``kh * kw`` shifted slices of the
+      input times one kernel tap
+      (:func:`~linked_neurons.ops.depthwise.shifted_depthwise_conv`), which
+      XLA fuses into a few loops. Picked under XLA: JAX's ``jit`` on a CPU
+      or a GPU and TensorFlow's ``jit_compile=True`` on a CPU, where XLA's
+      own depthwise convolutions slow down steeply with the kernel size (a
+      9x9 one ran about 100 times longer than a 3x3 one on a GPU).
+    - ``"blocks"``: each group as a sum of depthwise convolutions with tiles
+      of at most 3x3 taps of its kernel
       (:func:`~linked_neurons.ops.depthwise.blocked_depthwise_conv`), for
-      devices whose small depthwise convolutions are much faster than
-      large ones;
-    - on request only, one depthwise convolution whose kernel holds every
-      group's kernel zero-padded to the largest size (slower on every
-      device measured), where that is exact: "same" padding, kernel sizes
-      of one parity per axis and each at least the stride.
+      devices whose small depthwise convolutions are much faster than large
+      ones. Never picked: slower than the groups on the CPU in every backend.
+    - ``"padded"``: one depthwise convolution whose kernel holds every
+      group's kernel zero-padded to the largest size, where that is exact
+      ("same" padding, kernel sizes of one parity per axis and each at least
+      the stride; elsewhere the layer computes the groups). Never picked:
+      slower on every device measured.
 
-    All of them compile with XLA (``jit_compile=True``).
+    Shifted slices and tiles need static spatial sizes; with unknown ones
+    the layer computes the groups. All four compile with XLA
+    (``jit_compile=True``).
 
     Args:
         kernel_size: An int or a list of ints (or of ``(height, width)``
@@ -137,6 +166,9 @@ class MixedDepthwiseConv2D(keras.layers.Layer):
         bias_regularizer: Regularizer of the bias.
         depthwise_constraint: Constraint of every group's kernel.
         bias_constraint: Constraint of the bias.
+        implementation: How the groups are computed: ``"auto"`` (default,
+            per backend, compilation mode and device), ``"groups"``,
+            ``"shifts"``, ``"blocks"`` or ``"padded"`` (see above).
         **kwargs: Base layer keyword arguments (``name``, ``dtype``, ...).
 
     Input shape:
@@ -178,10 +210,17 @@ class MixedDepthwiseConv2D(keras.layers.Layer):
         bias_regularizer=None,
         depthwise_constraint=None,
         bias_constraint=None,
+        implementation="auto",
         **kwargs,
     ):
         super().__init__(**kwargs)
         kind = self._kind()
+        if implementation not in IMPLEMENTATIONS:
+            raise ValueError(
+                f"{kind}: `implementation` must be one of {', '.join(map(repr, IMPLEMENTATIONS))}, "
+                f"got {implementation!r}."
+            )
+        self.implementation = implementation
         if isinstance(kernel_size, int) and not isinstance(kernel_size, bool):
             kernel_size = [kernel_size]
         if not isinstance(kernel_size, (list, tuple)) or not kernel_size:
@@ -230,9 +269,6 @@ class MixedDepthwiseConv2D(keras.layers.Layer):
         self.depthwise_constraint = keras.constraints.get(depthwise_constraint)
         self.bias_constraint = keras.constraints.get(bias_constraint)
         self.group_channels = None
-        # "auto" (per backend and device, see `_implementation_for`), "groups",
-        # "shifts", "blocks" or "padded".
-        self._implementation = "auto"
 
     def _kind(self):
         return f"MixedDepthwiseConv2D layer '{self.name}'"
@@ -380,9 +416,9 @@ class MixedDepthwiseConv2D(keras.layers.Layer):
         """"groups", "shifts", "blocks" or "padded" for this call (see the class docstring)."""
         rows, cols = (1, 2) if data_format == "channels_last" else (2, 3)
         static = x.shape[rows] is not None and x.shape[cols] is not None
-        impl = self._implementation
+        impl = self.implementation
         if impl == "auto":
-            impl = "shifts" if keras.backend.backend() == "jax" and _on_gpu(x) else "groups"
+            impl = AUTO_IMPLEMENTATION.get(setting(x), "groups")
         if impl in ("shifts", "blocks") and not static:
             return "groups"
         if impl == "padded" and not self.padding_is_exact():
@@ -432,6 +468,7 @@ class MixedDepthwiseConv2D(keras.layers.Layer):
                 "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
                 "depthwise_constraint": keras.constraints.serialize(self.depthwise_constraint),
                 "bias_constraint": keras.constraints.serialize(self.bias_constraint),
+                "implementation": self.implementation,
             }
         )
         return config

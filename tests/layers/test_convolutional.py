@@ -85,6 +85,10 @@ CASES = [
     LayerCase(MixedDepthwiseConv2D, mixed_reference([3, 5, 7, 9]),
               kwargs={"kernel_size": [3, 5, 7, 9]}, input_shape=(2, 10, 10, 11),
               has_axis=False, id="k3579"),
+    # A forced implementation: the same formula, and the argument saved and reloaded.
+    LayerCase(MixedDepthwiseConv2D, mixed_reference([3, 5, 7, 9]),
+              kwargs={"kernel_size": [3, 5, 7, 9], "implementation": "shifts"},
+              input_shape=(2, 10, 10, 11), has_axis=False, id="k3579-shifts"),
 ]
 each = pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 
@@ -274,6 +278,9 @@ def test_bad_arguments():
         MixedDepthwiseConv2D([3], strides=0)
     with pytest.raises(TypeError, match=f"{name}.*use_bias"):
         MixedDepthwiseConv2D([3], use_bias="no")
+    with pytest.raises(ValueError, match=f"{name}.*`implementation` must be one of 'auto', "
+                                         f"'groups', 'shifts', 'blocks', 'padded', got 'fft'"):
+        MixedDepthwiseConv2D([3, 5], implementation="fft")
 
 
 def test_bad_inputs():
@@ -314,8 +321,7 @@ EXACT_PADDED = [
 def _pair_of_layers(kwargs, shape, data_format="channels_last", other="padded"):
     layers = []
     for impl in ("groups", other):
-        layer = MixedDepthwiseConv2D(data_format=data_format, **kwargs)
-        layer._implementation = impl
+        layer = MixedDepthwiseConv2D(data_format=data_format, implementation=impl, **kwargs)
         layer.build(shape)
         layers.append(layer)
     rng = np.random.default_rng(7)
@@ -454,12 +460,74 @@ def test_blocked_depthwise_conv_keeps_inf_where_the_convolution_does():
     assert np.isinf(y).sum() == 25
 
 
+def _picks_by_mode(layer, x):
+    """``{mode: implementation "auto" picks}`` in each way this backend runs a call."""
+    picks = {}
+
+    def pick(mode):
+        def fn(t):
+            picks[mode] = layer._implementation_for(t, "channels_last")
+            return t
+
+        return fn
+
+    pick("eager")(x)
+    if BACKEND == "jax":
+        import jax
+
+        jax.jit(pick("jit"))(x)
+        jax.grad(lambda t: ops.sum(pick("grad without jit")(t)))(x)
+    elif BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        tf.function(pick("graph"))(x)
+        tf.function(pick("xla"), jit_compile=True)(x)
+        unknown = tf.TensorSpec((None, None, None, 4), x.dtype)
+        tf.function(pick("xla, unknown sizes"), jit_compile=True, input_signature=[unknown])(x)
+    return picks
+
+
 def test_automatic_choice_on_this_machine():
-    """Grouped convolutions on a CPU (every backend); shifted slices need static sizes."""
+    """Shifted slices under XLA on a CPU (JAX's jit, TensorFlow's jit_compile=True) and
+    JAX's jit on a GPU; grouped convolutions op by op. Shifted slices need static sizes."""
     layer = MixedDepthwiseConv2D([3, 5])
     layer.build((None, 8, 8, 4))
     x = ops.convert_to_tensor(random_input((2, 8, 8, 4)).astype("float32"))
-    assert layer._implementation_for(x, "channels_last") == "groups"
+    picks = _picks_by_mode(layer, x)
+    if BACKEND == "jax":
+        import jax
+
+        jit = "shifts" if jax.default_backend() in ("cpu", "gpu") else "groups"
+        assert picks == {"eager": "groups", "jit": jit, "grad without jit": "groups"}
+    elif BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        xla = "groups" if tf.config.list_logical_devices("GPU") else "shifts"
+        assert picks == {"eager": "groups", "graph": "groups", "xla": xla,
+                         "xla, unknown sizes": "groups"}
+    else:
+        assert picks == {"eager": "groups"}
     for impl in ("shifts", "blocks"):
-        layer._implementation = impl
+        layer.implementation = impl
         assert layer._implementation_for(x, "channels_last") == impl
+
+
+def test_implementation_argument_is_saved_and_used(tmp_path):
+    """A forced implementation survives get_config and a .keras file, and is the one run."""
+    inputs = keras.Input((8, 8, 4))
+    layer = MixedDepthwiseConv2D([3, 5], implementation="blocks")
+    model = keras.Model(inputs, layer(inputs))
+    assert layer.get_config()["implementation"] == "blocks"
+    assert MixedDepthwiseConv2D.from_config(layer.get_config()).implementation == "blocks"
+    path = str(tmp_path / "blocks.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path).layers[-1]
+    assert loaded.implementation == "blocks"
+    x = random_input((2, 8, 8, 4)).astype("float32")
+    assert loaded._implementation_for(ops.convert_to_tensor(x), "channels_last") == "blocks"
+    np.testing.assert_array_equal(ops.convert_to_numpy(loaded(x)),
+                                  ops.convert_to_numpy(model(x)))
+    # Configs written before the argument existed load with the default.
+    config = layer.get_config()
+    del config["implementation"]
+    assert MixedDepthwiseConv2D.from_config(config).implementation == "auto"
