@@ -28,18 +28,19 @@ AUTO_IMPLEMENTATION = {
     # alone took 0.80x the grouped convolutions' time as shifted slices, and
     # the mixed B0 1.88x the builder's B0 against 3.02x with one padded
     # kernel. On a 2-core CPU the layer alone ([3, 5, 7, 9] on
-    # [8, 56, 56, 144], forward and backward) took 0.51x the grouped
-    # convolutions' time under JAX's ``jit`` and 0.32x under TensorFlow's
-    # XLA, and the mixed B0 (batch 8) under JAX 0.72x the builder's B0
-    # against 1.10x as grouped convolutions.
+    # [8, 56, 56, 144], forward and backward) took 0.51x and 0.58x the
+    # grouped convolutions' time under JAX's ``jit`` and 0.32x and 0.33x
+    # under TensorFlow's XLA (two runs each), and the mixed B0 (batch 8)
+    # under JAX 0.72x and 0.82x the builder's B0 against 1.10x and 1.15x as
+    # grouped convolutions.
     ("jax", "jit", "gpu"): "shifts",
     ("jax", "jit", "cpu"): "shifts",
     ("tensorflow", "xla", "cpu"): "shifts",
     # Everywhere else measured the groups were fastest. On the CPU the
     # shifted slices took 1.8x the grouped convolutions' time in JAX without
-    # ``jit`` and 30x in TensorFlow's graph runtime, where every slice is a
+    # ``jit`` and 30x-33x in TensorFlow's graph runtime, where every slice is a
     # kernel of its own, and 7x on PyTorch, eager and under
-    # ``torch.compile``; the 3x3 tiles 2.8x-4.6x, one padded kernel
+    # ``torch.compile``; the 3x3 tiles 2.8x-5.1x, one padded kernel
     # 1.1x-2.2x. Settings not measured (TensorFlow's eager mode among them)
     # keep the groups too.
 }
