@@ -5,7 +5,7 @@ import functools
 import keras
 from keras import ops
 
-from linked_neurons.ops._policy import setting
+from linked_neurons.ops._policy import _tensorflow_has_gpu, setting
 from linked_neurons.ops.depthwise import (
     blocked_depthwise_conv,
     output_size,
@@ -88,18 +88,13 @@ def _pair(value, what, kind):
     return pair
 
 
-@functools.lru_cache(maxsize=1)
 def _cpu_only_tensorflow():
     """Whether the TensorFlow runtime has no GPU (its NCHW convolutions are GPU-only).
 
-    Called on the first call that needs it only (the device list is fixed
-    once TensorFlow has started).
+    Asked on the first call that needs it only; the fused ops' policy caches
+    the device list, which is fixed once TensorFlow has started.
     """
-    if keras.backend.backend() != "tensorflow":
-        return False
-    import tensorflow as tf
-
-    return not tf.config.list_logical_devices("GPU")
+    return keras.backend.backend() == "tensorflow" and not _tensorflow_has_gpu()
 
 
 @keras.saving.register_keras_serializable(package="linked_neurons")
