@@ -7,7 +7,18 @@ including TensorFlow's split of "same" padding (the extra row or column
 after the input).
 """
 
+import keras
 from keras import ops
+
+#: Dtypes whose sums are accumulated in float32 and rounded once at the end,
+#: as a convolution accumulates them.
+_LOW_PRECISION = ("float16", "bfloat16")
+
+
+def _accumulation_dtype(x):
+    """``(dtype of x, dtype to sum its terms in)``."""
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    return dtype, "float32" if dtype in _LOW_PRECISION else dtype
 
 
 def _pairs(strides, dilation_rate):
@@ -67,7 +78,10 @@ def shifted_depthwise_conv(x, kernel, strides=1, padding="valid", data_format="c
     ``kh * kw`` strided slices of the padded input, each multiplied by one
     tap of the kernel and summed. XLA fuses the slices, products and sum into
     a few loops, which on GPUs runs large kernels much faster than its
-    depthwise convolution.
+    depthwise convolution. A float16 or bfloat16 input is summed in float32
+    and rounded once at the end, as a convolution accumulates it: summing
+    the ``kh * kw`` terms in 16 bits would round every partial sum (on a 9x9
+    kernel about six times the error of the convolution).
 
     Args:
         x: 4D tensor with static spatial sizes.
@@ -85,6 +99,9 @@ def shifted_depthwise_conv(x, kernel, strides=1, padding="valid", data_format="c
     kh, kw, channels, multiplier = kernel.shape
     last = data_format == "channels_last"
     x, axes, outs = _pad_input(x, (kh, kw), strides, padding, data_format, dilation)
+    dtype, accumulate = _accumulation_dtype(x)
+    if accumulate != dtype:  # under XLA the casts fuse into the loops
+        x, kernel = ops.cast(x, accumulate), ops.cast(kernel, accumulate)
     # Kernel taps broadcast against a slice (channels_last: (..., C) or (..., C, M)).
     if multiplier == 1:
         taps = ops.reshape(kernel, (kh, kw, channels) + ((1, 1) if not last else ()))
@@ -108,7 +125,7 @@ def shifted_depthwise_conv(x, kernel, strides=1, padding="valid", data_format="c
             y = ops.reshape(y, (shape[0], outs[0], outs[1], channels * multiplier))
         else:
             y = ops.reshape(y, (shape[0], channels * multiplier, outs[0], outs[1]))
-    return y
+    return ops.cast(y, dtype) if accumulate != dtype else y
 
 
 def _split_taps(size, block):
@@ -126,7 +143,8 @@ def blocked_depthwise_conv(x, kernel, strides=1, padding="valid",
     tiles; no zero taps are added, so an Inf or NaN input gives what the
     plain convolution gives). Each tile is a "valid" depthwise convolution
     of the slice of the padded input its taps read; the tiles' outputs are
-    summed. Backends whose depthwise convolution is fast for small kernels
+    summed (in float32 for a float16 or bfloat16 input, rounded once at the
+    end). Backends whose depthwise convolution is fast for small kernels
     only then run large kernels at the small ones' speed.
 
     Args:
@@ -147,6 +165,7 @@ def blocked_depthwise_conv(x, kernel, strides=1, padding="valid",
         return ops.depthwise_conv(x, kernel, strides=strides, padding=padding,
                                   data_format=data_format, dilation_rate=dilation)
     x, axes, outs = _pad_input(x, (kh, kw), strides, padding, data_format, dilation)
+    dtype, accumulate = _accumulation_dtype(x)
     y = None
     for a0, a1 in _split_taps(kh, block):
         for b0, b1 in _split_taps(kw, block):
@@ -158,5 +177,6 @@ def blocked_depthwise_conv(x, kernel, strides=1, padding="valid",
             term = ops.depthwise_conv(x[tuple(index)], kernel[a0:a1, b0:b1], strides=strides,
                                       padding="valid", data_format=data_format,
                                       dilation_rate=dilation)
+            term = ops.cast(term, accumulate) if accumulate != dtype else term
             y = term if y is None else y + term
-    return y
+    return ops.cast(y, dtype) if accumulate != dtype else y

@@ -8,7 +8,11 @@ import pytest
 from conftest import BACKEND, LayerCase, random_input
 from keras import ops
 
-from linked_neurons.layers.convolutional import MixedDepthwiseConv2D, split_channels
+from linked_neurons.layers.convolutional import (
+    MixedDepthwiseConv2D,
+    _cpu_only_tensorflow,
+    split_channels,
+)
 
 
 # ----------------------------------------------------------------------------- reference
@@ -200,6 +204,48 @@ def test_mixed_precision(checker, policy):
     assert np.all(np.abs(y - expected) <= 4 * unit * magnitude + 1e-6)
     # and it is not a float32 computation rounded at the end only by accident
     assert np.max(np.abs(y - expected)) > 0
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("implementation", ["shifts", "blocks"])
+def test_mixed_precision_sums_in_float32(policy, implementation):
+    """The shifted slices and the tiles are summed in float32 and rounded once.
+
+    Shifted slices: the output is the float64 result of the rounded input and
+    weights, rounded once (at most half a unit in the last place, ``u * |y|``).
+    Summed in 16 bits, a 9x9 kernel's 81 partial sums are each rounded: up to
+    4.4 ``u * magnitude`` was measured. Tiles: each tile's convolution is
+    rounded once, then the float32 sum once more.
+    """
+    if implementation == "blocks" and policy == "mixed_float16" and _cpu_only_tensorflow():
+        pytest.skip("TensorFlow's CPU depthwise convolution (keras.layers.DepthwiseConv2D's "
+                    "too) sums float16 in float16, so a tile is not rounded once")
+    keras.config.set_dtype_policy(policy)
+    compute = policy.split("_")[1]
+    u = 2.0**-11 if compute == "float16" else 2.0**-8  # unit roundoff
+    layer = MixedDepthwiseConv2D([3, 5, 7, 9], implementation=implementation)
+    shape = (2, 14, 14, 32)
+    layer.build(shape)
+    rng = np.random.default_rng(7)
+    layer.set_weights([rng.normal(size=w.shape).astype("float32") * 0.1 for w in layer.weights])
+    x = random_input(shape, seed=8).astype("float32")
+    y = layer(x)
+    assert keras.backend.standardize_dtype(y.dtype) == compute
+    y = ops.convert_to_numpy(ops.cast(y, "float32")).astype("float64")
+
+    def rounded(a):
+        return ops.convert_to_numpy(ops.cast(ops.cast(a, compute), "float32")).astype("float64")
+
+    x_c, w_c = rounded(x), [rounded(w) for w in layer.weights]
+    reference = mixed_reference([3, 5, 7, 9])
+    expected = reference(x_c, w_c, -1)
+    magnitude = reference(np.abs(x_c), [np.abs(w) for w in w_c], -1)
+    error = np.abs(y - expected)
+    if implementation == "shifts":
+        assert np.all(error <= u * np.abs(expected) + 2.0**-20 * magnitude)
+    else:
+        assert np.all(error <= u * (np.abs(expected) + magnitude) + 2.0**-20 * magnitude)
+    assert np.max(error) > 0  # rounded to the compute dtype, not computed in float32 throughout
 
 
 def test_unknown_sizes(checker):
