@@ -39,6 +39,9 @@ mixconv
     grouped convolutions, as shifted slices, as sums of 3x3 tiles and as
     one zero-padded kernel, against ``keras.layers.DepthwiseConv2D(9)`` and
     ``DepthwiseConv2D(3)``, in the compilation modes of the ops section.
+    ``--mixconv-dtype-policy mixed_bfloat16`` (or ``mixed_float16``) builds
+    the layers under that Keras policy: float32 kernels, input and output
+    in 16 bits.
 b0
     ``EfficientNetBuilder`` B0 (batch 64 at 224x224, or ``--b0-batch``; 1000
     classes, Adam): median time of ``model.train_on_batch`` on inputs already
@@ -151,6 +154,9 @@ def parse_args(argv=None):
     p.add_argument("--mixconv-shape", type=int, nargs=4, default=None,
                    help="input shape of the mixconv section (default 64 56 56 192; 2 16 16 12 "
                         "small)")
+    p.add_argument("--mixconv-dtype-policy", default="float32",
+                   choices=("float32", "mixed_bfloat16", "mixed_float16"),
+                   help="Keras dtype policy of the mixconv section's layers (default float32)")
     p.add_argument("--b0-rows", nargs="+", choices=list(B0_ROWS), default=None,
                    help="B0 rows for the b0 section to run, timed in turn (default: its six; "
                         "b0-extra then runs the other rows not named)")
@@ -379,17 +385,20 @@ def run_mixconv(backend, args, clock, report):
 
     shape = tuple(args.mixconv_shape or ((2, 16, 16, 12) if args.small else (64, 56, 56, 192)))
     inner = 1 if args.small else 10
+    policy = args.mixconv_dtype_policy
+    compute = keras.DTypePolicy(policy).compute_dtype
     rng = np.random.default_rng(1)
-    x = backend.tensor(rng.normal(size=shape).astype("float32"))
-    g = backend.tensor(rng.normal(size=shape).astype("float32"))
+    x = backend.tensor(rng.normal(size=shape).astype("float32"), compute)
+    g = backend.tensor(rng.normal(size=shape).astype("float32"), compute)
     mixed_label = "MixedDepthwiseConv2D([3,5,7,9])"
     layers = {}  # (label, implementation) -> layer
     for impl in ("auto", "groups", "shifts", "blocks", "padded"):
-        layers[(mixed_label, impl)] = MixedDepthwiseConv2D([3, 5, 7, 9], implementation=impl)
+        layers[(mixed_label, impl)] = MixedDepthwiseConv2D([3, 5, 7, 9], implementation=impl,
+                                                           dtype=policy)
     layers[("DepthwiseConv2D(9), padded weights", "-")] = keras.layers.DepthwiseConv2D(
-        9, padding="same", use_bias=False)
-    layers[("DepthwiseConv2D(3)", "-")] = keras.layers.DepthwiseConv2D(3, padding="same",
-                                                                       use_bias=False)
+        9, padding="same", use_bias=False, dtype=policy)
+    layers[("DepthwiseConv2D(3)", "-")] = keras.layers.DepthwiseConv2D(
+        3, padding="same", use_bias=False, dtype=policy)
     reference = ("DepthwiseConv2D(9), padded weights", "-")
     mixed = layers[(mixed_label, "groups")]
     for layer in layers.values():
@@ -399,8 +408,9 @@ def run_mixconv(backend, args, clock, report):
             layer.set_weights([keras.ops.convert_to_numpy(mixed.padded_kernel())])
         elif label == mixed_label and layer is not mixed:
             layer.set_weights(mixed.get_weights())  # the grouped layer's weights
+    dtype = compute if policy == "float32" else f"{compute} (policy {policy})"
     report.emit(f"## MixedDepthwiseConv2D fwd+bwd (input and kernels), x = {list(shape)} "
-                f"float32 (backend {backend.name})")
+                f"{dtype} (backend {backend.name})")
     report.emit()
     report.emit('`auto` is the layer\'s default (`implementation="auto"`), with the '
                 "implementation it picked in this mode.")
@@ -416,11 +426,14 @@ def run_mixconv(backend, args, clock, report):
             def fn(x, *w):
                 if key[1] == "auto":
                     picked[key] = layer._implementation_for(x, layer.data_format)
-                y, _ = layer.stateless_call(list(w), [], x)
-                return y
+                # __call__ in a stateless scope rather than stateless_call, which
+                # skips the autocast of Keras' own layers under a mixed policy
+                with keras.StatelessScope(state_mapping=list(zip(layer.trainable_weights, w))):
+                    return layer(x)
 
             step = backend.vjp_step(fn, compiled)
-            outputs[key] = keras.ops.convert_to_numpy(step(g, x, *weights)[0])
+            y = keras.ops.cast(step(g, x, *weights)[0], "float32")
+            outputs[key] = keras.ops.convert_to_numpy(y)
             return functools.partial(step, g, x, *weights)
 
         steps = prepare_within_cap(

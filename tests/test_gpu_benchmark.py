@@ -55,6 +55,26 @@ def test_small_ops_and_mixconv(tmp_path):
         assert float(row[5]) < 1e-5, row  # same output as the grouped convolutions
 
 
+@pytest.mark.slow  # the mixconv section in every mode (~10 s)
+def test_mixconv_under_a_mixed_policy(tmp_path):
+    import keras
+
+    out = tmp_path / "bf16.md"
+    gpu = _load()
+    assert gpu.main(["--small", "--sections", "mixconv", "--mixconv-dtype-policy",
+                     "mixed_bfloat16", "--repeats", "1", "--output", str(out)]) == 0
+    text = out.read_text()
+    assert "x = [2, 16, 16, 12] bfloat16 (policy mixed_bfloat16)" in text
+    mixconv = [r for r in _tables(text) if r[0].startswith("MixedDepthwiseConv2D")]
+    assert len(mixconv) == 5 * len(gpu.Backend().modes())
+    for row in mixconv:
+        assert float(row[3]) > 0, row
+        # bfloat16 outputs: the implementations round differently, within a few units
+        # in the last place of outputs of magnitude ~3 (not 0: they are rounded)
+        assert float(row[5]) < 0.1, row
+    assert keras.config.dtype_policy().name == "float32"  # the layers' own policy only
+
+
 @pytest.mark.parametrize("op, width", [("lkprelu", 8), ("leaf", 4), ("ahaf", 4)])
 def test_forms_of_ops_with_parameters_give_the_same_output_and_gradients_of_every_argument(
         op, width):
@@ -214,8 +234,10 @@ def test_small_ops_rows_in_float16_and_float64_name_their_default(tmp_path):
     dtypes = ["float16", "float64"]  # JAX: the test suite enables 64-bit arrays
     out = tmp_path / "dtypes.md"
     gpu = _load()
+    # a shape whose floor is well above the table's 0.001 ms resolution
     assert gpu.main(["--small", "--sections", "ops", "--ops", "lkselu", "mish",
-                     "--dtypes", *dtypes, "--repeats", "1", "--output", str(out)]) == 0
+                     "--ops-shape", "4", "32", "32", "16", "--dtypes", *dtypes,
+                     "--repeats", "1", "--output", str(out)]) == 0
     rows = [r for r in _tables(out.read_text()) if r[0] in ("lkselu", "mish")]
     modes = {"jax": {"jit"}, "torch": {"eager"}, "tensorflow": {"xla", "graph"}}[BACKEND]
     assert {(r[0], r[1], r[2]) for r in rows} == {
