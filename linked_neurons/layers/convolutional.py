@@ -142,8 +142,8 @@ class MixedDepthwiseConv2D(keras.layers.Layer):
     Shifted slices and tiles need static spatial sizes; with unknown ones
     the layer computes the groups. Under a float16 or bfloat16 compute dtype
     (``mixed_float16``, ``mixed_bfloat16``) they sum their terms in float32
-    and round the result once, as a convolution accumulates. All four compile with XLA
-    (``jit_compile=True``).
+    and round the result once, as a convolution accumulates. All four
+    compile with XLA (``jit_compile=True``).
 
     Args:
         kernel_size: An int or a list of ints (or of ``(height, width)``
