@@ -49,7 +49,8 @@ b0
     (MixConv, in the implementation the layer picks, as grouped convolutions
     and as sums of 3x3 tiles). ``--b0-rows`` picks rows by key. The mixed
     rows are divided by the builder's B0 with the same activation (the
-    project's target: at most 1.25x).
+    project's target: at most 1.25x). ``--b0-dtype-policy mixed_bfloat16``
+    (or ``mixed_float16``) builds the models under that Keras policy.
 resnet
     ``linked_neurons.models.resnet50_cifar`` at width 1/8, batch 128,
     32x32x3, 10 classes, Adam: median train step of LK-ReLU, ReLU+BN,
@@ -163,6 +164,9 @@ def parse_args(argv=None):
     p.add_argument("--b0-batch", type=int, default=None,
                    help="batch of the B0 rows (default 64; 2 small); a CPU run of the "
                         "full-size model needs a smaller one")
+    p.add_argument("--b0-dtype-policy", default="float32",
+                   choices=("float32", "mixed_bfloat16", "mixed_float16"),
+                   help="Keras dtype policy the B0 models are built under (default float32)")
     p.add_argument("--memory-ops", nargs="+", choices=OPS, default=["lkrelu"],
                    help="activations of the memory section's network (default lkrelu)")
     p.add_argument("--memory-batch", type=int, default=None,

@@ -55,7 +55,7 @@ def test_small_ops_and_mixconv(tmp_path):
         assert float(row[5]) < 1e-5, row  # same output as the grouped convolutions
 
 
-@pytest.mark.slow  # the mixconv section in every mode (~10 s)
+@pytest.mark.slow  # the mixconv section in every mode (~20 s on TensorFlow)
 def test_mixconv_under_a_mixed_policy(tmp_path):
     import keras
 
@@ -73,6 +73,23 @@ def test_mixconv_under_a_mixed_policy(tmp_path):
         # in the last place of outputs of magnitude ~3 (not 0: they are rounded)
         assert float(row[5]) < 0.1, row
     assert keras.config.dtype_policy().name == "float32"  # the layers' own policy only
+
+
+@pytest.mark.slow  # two small B0 trainings under mixed_bfloat16 (~40 s on TensorFlow)
+def test_b0_under_a_mixed_policy(tmp_path):
+    import keras
+
+    out = tmp_path / "b0_bf16.md"
+    gpu = _load()
+    assert gpu.main(["--small", "--sections", "b0", "--b0-rows", "b0", "mixed",
+                     "--b0-dtype-policy", "mixed_bfloat16", "--repeats", "1",
+                     "--output", str(out)]) == 0
+    text = out.read_text()
+    assert f"(backend {BACKEND}, dtype policy mixed_bfloat16)" in text
+    rows = {r[0]: r for r in _tables(text) if r[0] != "model"}
+    assert sorted(rows) == ["B0, mixed=True (automatic MixConv)", "EfficientNetBuilder B0"]
+    assert all(float(r[1]) > 0 for r in rows.values())
+    assert keras.config.dtype_policy().name == "float32"  # restored after the section
 
 
 @pytest.mark.parametrize("op, width", [("lkprelu", 8), ("leaf", 4), ("ahaf", 4)])
@@ -116,7 +133,7 @@ def test_time_cap_skips_rows(tmp_path):
     assert rows and all(r[3] == "skipped (time cap)" for r in rows)
 
 
-@pytest.mark.slow  # two B0 trainings (~5 s)
+@pytest.mark.slow  # two small B0 trainings (~40 s on TensorFlow)
 def test_b0_rows_and_batch_are_picked(tmp_path):
     out = tmp_path / "b0.md"
     gpu = _load()
