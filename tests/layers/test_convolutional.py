@@ -248,6 +248,13 @@ def test_mixed_precision_sums_in_float32(policy, implementation):
     assert np.max(error) > 0  # rounded to the compute dtype, not computed in float32 throughout
 
 
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_compiled_training_step_under_a_mixed_policy(checker, policy):
+    # Compiled with XLA (TensorFlow, JAX), "auto" picks the shifted slices with
+    # their float32 sums; every weight trains and the losses stay finite.
+    checker.check_training_step(CASES[3], policy=policy)
+
+
 def test_unknown_sizes(checker):
     checker.check_unknown_sizes(CASES[0])
 
