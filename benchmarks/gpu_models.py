@@ -118,6 +118,7 @@ def b0_keys(args, which):
 
 
 def run_b0(backend, args, clock, report, which, results):
+    import keras
     import numpy as np
 
     batch, size, classes = (2, 32, 10) if args.small else (64, 224, 1000)
@@ -126,18 +127,16 @@ def run_b0(backend, args, clock, report, which, results):
     keys = b0_keys(args, which)
     if not keys:
         return
-    import keras
-
     rng = np.random.default_rng(2)
     x = backend.tensor(rng.normal(size=(batch, size, size, 3)).astype("float32"))
     y = backend.tensor(rng.integers(0, classes, size=(batch,)).astype("int32"))
-    policy = keras.config.dtype_policy()
+    previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(args.b0_dtype_policy)  # the models are built under it
     try:
         timed = time_models(backend, [(k, b0_factory(k, size, classes)) for k in keys], x, y,
                             args, clock, inner, "b0")
     finally:
-        keras.config.set_dtype_policy(policy)
+        keras.config.set_dtype_policy(previous_policy)
     results.update(timed)
     rows, checks = [], []
     keras_ms = (results.get("keras") or (None,))[0]
@@ -156,9 +155,10 @@ def run_b0(backend, args, clock, report, which, results):
             verdict = "PASS" if ratio <= MIXCONV_TARGET else "MISS"
             checks.append(f"- {verdict}: {label} {ratio:.2f}x the builder's B0 with the same "
                           f"activation (target <= {MIXCONV_TARGET}x)")
-    policy = "" if args.b0_dtype_policy == "float32" else f", dtype policy {args.b0_dtype_policy}"
+    policy_note = ("" if args.b0_dtype_policy == "float32"
+                   else f", dtype policy {args.b0_dtype_policy}")
     report.emit(f"## EfficientNet B0, batch {batch} at {size}x{size}x3, {classes} classes, Adam, "
-                f"train_on_batch (backend {backend.name}{policy}"
+                f"train_on_batch (backend {backend.name}{policy_note}"
                 f"{'' if which == 'core' else ', all rows'})")
     report.emit()
     report.emit("Rows of one section are timed in turn (one group of steps of each per round); "
