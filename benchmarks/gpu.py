@@ -130,6 +130,8 @@ LINKED = ("lkrelu", "lkselu", "lkswish", "lkprelu")
 #: slopes, LEAF's p1-p4, AHAF's beta and gamma), differentiated with ``x``.
 PARAM_MEANS = {"lkprelu": (0.25, 0.25), "leaf": (1.0, 0.0, 1.0, 0.0), "ahaf": (1.0, 1.0)}
 ITEMSIZE = {"float32": 4, "bfloat16": 2, "float16": 2, "float64": 8}
+#: Keras dtype policies the sections can build their layers and models under.
+POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def parse_args(argv=None):
@@ -156,7 +158,7 @@ def parse_args(argv=None):
                    help="input shape of the mixconv section (default 64 56 56 192; 2 16 16 12 "
                         "small)")
     p.add_argument("--mixconv-dtype-policy", default="float32",
-                   choices=("float32", "mixed_bfloat16", "mixed_float16"),
+                   choices=POLICIES,
                    help="Keras dtype policy of the mixconv section's layers (default float32)")
     p.add_argument("--b0-rows", nargs="+", choices=list(B0_ROWS), default=None,
                    help="B0 rows for the b0 section to run, timed in turn (default: its six; "
@@ -165,7 +167,7 @@ def parse_args(argv=None):
                    help="batch of the B0 rows (default 64; 2 small); a CPU run of the "
                         "full-size model needs a smaller one")
     p.add_argument("--b0-dtype-policy", default="float32",
-                   choices=("float32", "mixed_bfloat16", "mixed_float16"),
+                   choices=POLICIES,
                    help="Keras dtype policy the B0 models are built under (default float32)")
     p.add_argument("--memory-ops", nargs="+", choices=OPS, default=["lkrelu"],
                    help="activations of the memory section's network (default lkrelu)")
@@ -186,7 +188,7 @@ def parse_args(argv=None):
                         "section's train step with jit_compile=True (torch.compile), where "
                         "Keras runs PyTorch eagerly")
     p.add_argument("--memory-dtype-policy", default=None,
-                   choices=("float32", "mixed_bfloat16", "mixed_float16", "float64"),
+                   choices=POLICIES + ("float64",),
                    help="Keras dtype policy of the memory section's network (default float32)")
     p.add_argument("--memory-probe", default=None, help=argparse.SUPPRESS)  # subprocess mode
     args = p.parse_args(argv)
